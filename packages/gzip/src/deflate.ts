@@ -1,0 +1,249 @@
+/**
+ * Deterministic gzip writing.
+ *
+ * Byte layout (RFC 1952): a 10-byte header `1f 8b 08 00 | MTIME=0 | XFL=0 | OS=255` (what Go's
+ * `compress/gzip` writes for a zero time, as melange does), the raw deflate stream, then CRC-32 and
+ * ISIZE, little-endian.
+ *
+ * The deflate stream comes from pako (a pure-JavaScript port of reference zlib pinned in the lockfile),
+ * so the bytes are the same on every machine, CPU and Node version; `node:zlib` is Chromium's fork,
+ * whose output depends on CPU features and Node's bundled version (see docs/decisions.md).
+ *
+ * Input larger than one block is compressed pigz-style: each `blockSize` block is an independent raw
+ * deflate stream primed with the previous 32 KiB as its dictionary and ended with a sync flush; the
+ * last block is finished. Blocks run on worker threads, and the output is the same for any number of
+ * threads (and identical to a single reference-zlib stream when the input fits in one block).
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { crc32 } from 'node:zlib';
+import { deflateBlock } from '../worker/deflate-block.mjs';
+import { GzipError } from './errors.ts';
+
+/** Default block size: 1 MiB, as pgzip (apko's compressor) uses. */
+export const DEFAULT_BLOCK_SIZE = 1 << 20;
+/** zlib's default level. */
+export const DEFAULT_LEVEL = 6;
+const DICTIONARY_SIZE = 32 * 1024;
+const GZIP_HEADER = Uint8Array.of(0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0xff);
+const GZIP_TRAILER_SIZE = 8;
+
+/** How to compress. Everything that changes the output bytes is here; `threads` does not. */
+export interface GzipOptions {
+  /** zlib level 1-9 (0 stores). Default 6. */
+  level?: number;
+  /** Block size for parallel compression, at least 64 KiB. Default 1 MiB. Changes the output bytes. */
+  blockSize?: number;
+  /** Worker threads to use; default: the machine's available parallelism (at most 8). Output is the same. */
+  threads?: number;
+}
+
+function checkOptions(options: GzipOptions): { level: number; blockSize: number } {
+  const level = options.level ?? DEFAULT_LEVEL;
+  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+  if (!Number.isInteger(level) || level < 0 || level > 9) {
+    throw new GzipError('GZIP_BAD_HEADER', `gzip level must be an integer 0-9, got ${level}`);
+  }
+  if (!Number.isInteger(blockSize) || blockSize < 64 * 1024) {
+    throw new GzipError('GZIP_BAD_HEADER', `gzip block size must be at least 65536 bytes, got ${blockSize}`);
+  }
+  return { level, blockSize };
+}
+
+function asChunks(data: Uint8Array | readonly Uint8Array[]): readonly Uint8Array[] {
+  return data instanceof Uint8Array ? [data] : data;
+}
+
+/** Cut the input into blocks of exactly `blockSize` bytes (the last may be shorter), copying only across chunk seams. */
+function* blocksOf(chunks: readonly Uint8Array[], blockSize: number): Generator<Uint8Array> {
+  let pending: Uint8Array[] = [];
+  let pendingLength = 0;
+  for (const chunk of chunks) {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const take = Math.min(blockSize - pendingLength, chunk.length - offset);
+      pending.push(chunk.subarray(offset, offset + take));
+      pendingLength += take;
+      offset += take;
+      if (pendingLength === blockSize) {
+        yield join(pending, pendingLength);
+        pending = [];
+        pendingLength = 0;
+      }
+    }
+  }
+  if (pendingLength > 0) yield join(pending, pendingLength);
+}
+
+function join(parts: readonly Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1 && parts[0] !== undefined) return parts[0];
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+interface BlockJob {
+  input: Uint8Array;
+  dictionary: Uint8Array | undefined;
+  last: boolean;
+}
+
+function planJobs(chunks: readonly Uint8Array[], blockSize: number): BlockJob[] {
+  const blocks = [...blocksOf(chunks, blockSize)];
+  if (blocks.length === 0) return [{ input: new Uint8Array(0), dictionary: undefined, last: true }];
+  return blocks.map((input, index) => {
+    const previous = index > 0 ? blocks[index - 1] : undefined;
+    return {
+      input,
+      dictionary: previous?.subarray(Math.max(0, previous.length - DICTIONARY_SIZE)),
+      last: index === blocks.length - 1,
+    };
+  });
+}
+
+function frame(deflated: readonly Uint8Array[], chunks: readonly Uint8Array[]): Uint8Array {
+  let crc = 0;
+  let size = 0;
+  for (const chunk of chunks) {
+    crc = crc32(chunk, crc);
+    size += chunk.length;
+  }
+  const body = deflated.reduce((n, part) => n + part.length, 0);
+  const out = new Uint8Array(GZIP_HEADER.length + body + GZIP_TRAILER_SIZE);
+  out.set(GZIP_HEADER, 0);
+  let offset = GZIP_HEADER.length;
+  for (const part of deflated) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint32(offset, crc >>> 0, true);
+  view.setUint32(offset + 4, size >>> 0, true);
+  return out;
+}
+
+/**
+ * Compress on the calling thread. Gives exactly the bytes {@link gzip} gives for the same options.
+ *
+ * @param data - the bytes, or chunks of them in order
+ * @param options - level and block size
+ * @returns one gzip member
+ * @throws {GzipError} GZIP_BAD_HEADER for invalid options
+ * @example
+ * const member = gzipSync(new TextEncoder().encode('hello'));
+ */
+export function gzipSync(data: Uint8Array | readonly Uint8Array[], options: GzipOptions = {}): Uint8Array {
+  const { level, blockSize } = checkOptions(options);
+  const chunks = asChunks(data);
+  const jobs = planJobs(chunks, blockSize);
+  return frame(
+    jobs.map((job) => deflateBlock(job.input, job.dictionary, job.last, level)),
+    chunks,
+  );
+}
+
+/**
+ * Compress, spreading blocks over worker threads when the input spans several blocks.
+ *
+ * @param data - the bytes, or chunks of them in order
+ * @param options - level, block size and thread count
+ * @returns one gzip member, identical to {@link gzipSync}'s
+ * @throws {GzipError} GZIP_BAD_HEADER for invalid options
+ */
+export async function gzip(data: Uint8Array | readonly Uint8Array[], options: GzipOptions = {}): Promise<Uint8Array> {
+  const { level, blockSize } = checkOptions(options);
+  const chunks = asChunks(data);
+  const jobs = planJobs(chunks, blockSize);
+  const threads = Math.max(1, Math.min(options.threads ?? defaultThreads(), jobs.length));
+  if (threads === 1) return frame(jobs.map((job) => deflateBlock(job.input, job.dictionary, job.last, level)), chunks);
+  const pool = getPool(threads);
+  const deflated = await Promise.all(jobs.map((job) => pool.run(job, level)));
+  return frame(deflated, chunks);
+}
+
+function defaultThreads(): number {
+  return Math.min(availableParallelism(), 8);
+}
+
+interface PendingJob {
+  resolve: (output: Uint8Array) => void;
+  reject: (error: Error) => void;
+}
+
+/** A fixed set of deflate workers; a worker is referenced only while it has work, so it never holds the process open. */
+class DeflatePool {
+  readonly #workers: Worker[] = [];
+  readonly #load = new Map<Worker, number>();
+  readonly #pending = new Map<number, PendingJob>();
+  #nextId = 0;
+
+  constructor(size: number) {
+    for (let i = 0; i < size; i++) this.#spawn();
+  }
+
+  get size(): number {
+    return this.#workers.length;
+  }
+
+  #spawn(): void {
+    const worker = new Worker(new URL('../worker/deflate-worker.mjs', import.meta.url));
+    worker.unref();
+    worker.on('message', (message: { id: number; output?: Uint8Array; error?: string }) => {
+      const job = this.#pending.get(message.id);
+      this.#pending.delete(message.id);
+      const load = (this.#load.get(worker) ?? 1) - 1;
+      this.#load.set(worker, load);
+      if (load === 0) worker.unref();
+      if (job === undefined) return;
+      if (message.output !== undefined) job.resolve(message.output);
+      else job.reject(new GzipError('GZIP_BAD_DATA', `deflate worker failed: ${message.error ?? 'unknown error'}`));
+    });
+    worker.on('error', (error) => {
+      for (const job of this.#pending.values()) job.reject(error);
+      this.#pending.clear();
+    });
+    this.#workers.push(worker);
+    this.#load.set(worker, 0);
+  }
+
+  run(job: BlockJob, level: number): Promise<Uint8Array> {
+    let target = this.#workers[0];
+    for (const worker of this.#workers) if ((this.#load.get(worker) ?? 0) < (this.#load.get(target!) ?? 0)) target = worker;
+    const worker = target!;
+    const id = this.#nextId++;
+    const load = (this.#load.get(worker) ?? 0) + 1;
+    this.#load.set(worker, load);
+    if (load === 1) worker.ref();
+    return new Promise<Uint8Array>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      // Copy: cloning a view would clone its whole underlying buffer.
+      worker.postMessage({ id, input: job.input.slice(), dictionary: job.dictionary?.slice(), last: job.last, level });
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.map((worker) => worker.terminate()));
+    this.#workers.length = 0;
+  }
+}
+
+let pool: DeflatePool | undefined;
+
+function getPool(threads: number): DeflatePool {
+  if (pool === undefined || pool.size < threads) {
+    void pool?.close();
+    pool = new DeflatePool(threads);
+  }
+  return pool;
+}
+
+/** Stop the worker threads (they are unreferenced when idle, so calling this is optional). */
+export async function closeGzipWorkers(): Promise<void> {
+  const current = pool;
+  pool = undefined;
+  await current?.close();
+}

@@ -1,0 +1,205 @@
+/**
+ * Hostile-input-safe gzip reading: split a file into its members (apk packages are 2-3 concatenated
+ * members; the boundaries matter because signatures cover raw compressed members), check each header,
+ * CRC-32 and length, and never inflate more than the caller allows.
+ *
+ * Header (RFC 1952 §2.3): ID1 ID2 CM FLG MTIME(4) XFL OS, then optional FEXTRA (2-byte length + data),
+ * FNAME and FCOMMENT (NUL-terminated), FHCRC (2 bytes). Reserved flag bits must be zero.
+ */
+import { crc32, inflateRawSync } from 'node:zlib';
+import { concatBytes } from '@tk/core';
+import { GzipError } from './errors.ts';
+
+const FTEXT = 0x01;
+const FHCRC = 0x02;
+const FEXTRA = 0x04;
+const FNAME = 0x08;
+const FCOMMENT = 0x10;
+const FRESERVED = 0xe0;
+const FIXED_HEADER_SIZE = 10;
+const TRAILER_SIZE = 8;
+/** Default cap on decompressed bytes per call: 1 GiB. */
+export const DEFAULT_MAX_OUTPUT = 1 << 30;
+
+/** A parsed gzip member header. */
+export interface GzipHeader {
+  /** Bytes the header occupies. */
+  length: number;
+  /** MTIME field (Unix seconds; readers must ignore it). */
+  mtime: number;
+  /** XFL field. */
+  extraFlags: number;
+  /** OS field. */
+  os: number;
+  /** FNAME, when present (Latin-1). */
+  name?: string;
+  /** FCOMMENT, when present (Latin-1). */
+  comment?: string;
+  /** Whether FTEXT is set. */
+  text: boolean;
+}
+
+/** One member of a gzip file. */
+export interface GzipMember {
+  /** Offset of the member's first byte (`1f`) in the file. */
+  start: number;
+  /** Offset just past the member's last trailer byte. */
+  end: number;
+  header: GzipHeader;
+  /** The decompressed content. */
+  data: Uint8Array;
+}
+
+/** Limits for reading. */
+export interface GunzipOptions {
+  /** Cap on decompressed bytes over all members. Default 1 GiB. */
+  maxOutputBytes?: number;
+  /** Stop after this many members (the rest is left unread). */
+  maxMembers?: number;
+}
+
+function readCString(data: Uint8Array, offset: number, memberStart: number): { value: string; next: number } {
+  const end = data.indexOf(0, offset);
+  if (end < 0) throw truncated(memberStart, 'header string');
+  return { value: Buffer.from(data.buffer, data.byteOffset + offset, end - offset).toString('latin1'), next: end + 1 };
+}
+
+function truncated(offset: number, where: string): GzipError {
+  return new GzipError('GZIP_TRUNCATED', `gzip member at byte ${offset} is truncated (in its ${where})`, {
+    hint: 'the file is incomplete: download or copy it again',
+    data: { offset },
+  });
+}
+
+/**
+ * Parse the header of the member starting at `offset`.
+ *
+ * @param data - the file
+ * @param offset - where the member starts
+ * @returns the header and its length
+ * @throws {GzipError} GZIP_BAD_HEADER, GZIP_TRUNCATED
+ */
+export function parseGzipHeader(data: Uint8Array, offset = 0): GzipHeader {
+  if (data.length - offset < FIXED_HEADER_SIZE) throw truncated(offset, 'header');
+  if (data[offset] !== 0x1f || data[offset + 1] !== 0x8b) {
+    throw new GzipError('GZIP_BAD_HEADER', `no gzip member at byte ${offset} (magic ${hexByte(data[offset])}${hexByte(data[offset + 1])}, expected 1f8b)`, {
+      hint: 'the file is not gzip-compressed or is corrupt',
+      data: { offset },
+    });
+  }
+  if (data[offset + 2] !== 8) {
+    throw new GzipError('GZIP_BAD_HEADER', `gzip member at byte ${offset} uses compression method ${data[offset + 2]}, not deflate (8)`, { data: { offset } });
+  }
+  const flags = data[offset + 3] ?? 0;
+  if ((flags & FRESERVED) !== 0) {
+    throw new GzipError('GZIP_BAD_HEADER', `gzip member at byte ${offset} sets reserved flag bits (${flags.toString(2)})`, { data: { offset } });
+  }
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const header: GzipHeader = {
+    length: 0,
+    mtime: view.getUint32(offset + 4, true),
+    extraFlags: data[offset + 8] ?? 0,
+    os: data[offset + 9] ?? 0,
+    text: (flags & FTEXT) !== 0,
+  };
+  let pos = offset + FIXED_HEADER_SIZE;
+  if ((flags & FEXTRA) !== 0) {
+    if (data.length - pos < 2) throw truncated(offset, 'extra field');
+    pos += 2 + view.getUint16(pos, true);
+    if (pos > data.length) throw truncated(offset, 'extra field');
+  }
+  if ((flags & FNAME) !== 0) {
+    const s = readCString(data, pos, offset);
+    header.name = s.value;
+    pos = s.next;
+  }
+  if ((flags & FCOMMENT) !== 0) {
+    const s = readCString(data, pos, offset);
+    header.comment = s.value;
+    pos = s.next;
+  }
+  if ((flags & FHCRC) !== 0) {
+    pos += 2;
+    if (pos > data.length) throw truncated(offset, 'header CRC');
+  }
+  header.length = pos - offset;
+  return header;
+}
+
+function hexByte(b: number | undefined): string {
+  return b === undefined ? '--' : b.toString(16).padStart(2, '0');
+}
+
+function inflateMember(data: Uint8Array, start: number, header: GzipHeader, budget: number): { data: Uint8Array; end: number } {
+  const bodyStart = start + header.length;
+  let result: { buffer: Buffer; engine: { bytesWritten: number } };
+  try {
+    result = inflateRawSync(data.subarray(bodyStart), { info: true, maxOutputLength: Math.max(1, budget) }) as unknown as typeof result;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) {
+      throw new GzipError('GZIP_TOO_LARGE', `gzip member at byte ${start} decompresses to more than the ${budget}-byte limit`, {
+        hint: 'the input is larger than allowed (or a decompression bomb); raise the limit only for trusted input',
+        data: { offset: start, limit: budget },
+      });
+    }
+    if (code === 'Z_BUF_ERROR') throw truncated(start, 'deflate data');
+    throw new GzipError('GZIP_BAD_DATA', `gzip member at byte ${start} has corrupt deflate data: ${(error as Error).message}`, {
+      hint: 'the file is corrupt: download or copy it again',
+      cause: error,
+      data: { offset: start },
+    });
+  }
+  const bodyEnd = bodyStart + result.engine.bytesWritten;
+  if (bodyEnd + TRAILER_SIZE > data.length) throw truncated(start, 'trailer');
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const expectedCrc = view.getUint32(bodyEnd, true);
+  const expectedSize = view.getUint32(bodyEnd + 4, true);
+  const out = new Uint8Array(result.buffer.buffer, result.buffer.byteOffset, result.buffer.byteLength);
+  if ((crc32(out) >>> 0) !== expectedCrc || (out.length >>> 0) !== expectedSize) {
+    throw new GzipError('GZIP_BAD_CHECKSUM', `gzip member at byte ${start} fails its CRC-32/length check`, {
+      hint: 'the file is corrupt: download or copy it again',
+      data: { offset: start },
+    });
+  }
+  return { data: out, end: bodyEnd + TRAILER_SIZE };
+}
+
+/**
+ * Split a file into its gzip members, decompressing each.
+ *
+ * @param data - the whole file
+ * @param options - output cap, member cap
+ * @returns the members in file order, with their raw byte ranges
+ * @throws {GzipError} on bad headers, truncation, corrupt data, checksum mismatches and limits
+ * @example
+ * const [signature, control, ...data] = splitGzipMembers(apkBytes);
+ */
+export function splitGzipMembers(data: Uint8Array, options: GunzipOptions = {}): GzipMember[] {
+  const members: GzipMember[] = [];
+  let budget = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
+  let offset = 0;
+  if (data.length === 0) throw truncated(0, 'header');
+  while (offset < data.length && members.length < (options.maxMembers ?? Infinity)) {
+    const header = parseGzipHeader(data, offset);
+    const member = inflateMember(data, offset, header, budget);
+    budget -= member.data.length;
+    members.push({ start: offset, end: member.end, header, data: member.data });
+    offset = member.end;
+  }
+  return members;
+}
+
+/**
+ * Decompress every member and concatenate the results (a multistream gunzip).
+ *
+ * @param data - gzip bytes
+ * @param options - output cap
+ * @returns the decompressed bytes
+ * @throws {GzipError} as {@link splitGzipMembers}
+ */
+export function gunzip(data: Uint8Array, options: GunzipOptions = {}): Uint8Array {
+  const members = splitGzipMembers(data, options);
+  if (members.length === 1 && members[0] !== undefined) return members[0].data;
+  return concatBytes(members.map((m) => m.data));
+}

@@ -1,0 +1,6 @@
+export declare function deflateBlock(
+  input: Uint8Array,
+  dictionary: Uint8Array | undefined,
+  last: boolean,
+  level: number,
+): Uint8Array;
