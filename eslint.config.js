@@ -4,10 +4,22 @@ import tseslint from 'typescript-eslint';
 const determinism = {
   'no-restricted-syntax': [
     'error',
-    { selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']", message: 'No ambient time in packages/*: take sourceDateEpoch.' },
-    { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'No ambient time in packages/*: take sourceDateEpoch.' },
-    { selector: "CallExpression[callee.object.name='Math'][callee.property.name='random']", message: 'No randomness in packages/*.' },
-    { selector: "CallExpression[callee.property.name='randomUUID']", message: 'No random ids in packages/*: derive them from content.' },
+    {
+      selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
+      message: 'No ambient time in packages/*: take sourceDateEpoch.',
+    },
+    {
+      selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+      message: 'No ambient time in packages/*: take sourceDateEpoch.',
+    },
+    {
+      selector: "CallExpression[callee.object.name='Math'][callee.property.name='random']",
+      message: 'No randomness in packages/*.',
+    },
+    {
+      selector: "CallExpression[callee.property.name='randomUUID']",
+      message: 'No random ids in packages/*: derive them from content.',
+    },
   ],
   'no-restricted-properties': [
     'error',
@@ -25,14 +37,19 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
-    languageOptions: { parserOptions: { project: ['./tsconfig.test.json'], tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parserOptions: { project: ['./tsconfig.test.json'], tsconfigRootDir: import.meta.dirname },
+    },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/consistent-type-exports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/require-await': 'off',
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true },
+      ],
     },
   },
   {
@@ -46,6 +63,7 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
     },
   },
 );

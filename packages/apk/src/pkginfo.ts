@@ -37,7 +37,19 @@ export interface PkgInfo {
   other: [key: string, value: string][];
 }
 
-const SINGLE_TEXT = ['pkgname', 'pkgver', 'pkgdesc', 'url', 'packager', 'arch', 'origin', 'commit', 'maintainer', 'license', 'datahash'] as const;
+const SINGLE_TEXT = [
+  'pkgname',
+  'pkgver',
+  'pkgdesc',
+  'url',
+  'packager',
+  'arch',
+  'origin',
+  'commit',
+  'maintainer',
+  'license',
+  'datahash',
+] as const;
 const SINGLE_NUMBER = ['builddate', 'size', 'provider_priority', 'replaces_priority'] as const;
 const MULTI = ['depend', 'provides', 'install_if', 'replaces', 'triggers'] as const;
 
@@ -73,14 +85,22 @@ function isOneOf<T extends string>(list: readonly T[], key: string): key is T {
 export function parsePkgInfo(text: string, options: ParsePkgInfoOptions = {}): PkgInfo {
   const source = options.source ?? '.PKGINFO';
   const fail = (message: string): never => {
-    throw new ApkError('APK_BAD_PKGINFO', `${source}: ${message}`, { hint: 'the package metadata is malformed; rebuild the package' });
+    throw new ApkError('APK_BAD_PKGINFO', `${source}: ${message}`, {
+      hint: 'the package metadata is malformed; rebuild the package',
+    });
   };
   const warn = (message: string, code: string): void => {
     if (options.strict === true) fail(message);
     options.warn?.(`${source}: ${message}`, code);
   };
   const info: Partial<Record<SingleText, string>> & Partial<Record<SingleNumber, number>> = {};
-  const lists: Record<Multi, string[]> = { depend: [], provides: [], install_if: [], replaces: [], triggers: [] };
+  const lists: Record<Multi, string[]> = {
+    depend: [],
+    provides: [],
+    install_if: [],
+    replaces: [],
+    triggers: [],
+  };
   const other: [string, string][] = [];
   const lines = text.split('\n');
   lines.forEach((rawLine, index) => {
@@ -90,7 +110,10 @@ export function parsePkgInfo(text: string, options: ParsePkgInfoOptions = {}): P
     if (sep < 0) {
       // "url =" with nothing after: melange trims nothing, but other writers may.
       if (line.endsWith(' =')) return handle(line.slice(0, -2), '', index);
-      return warn(`line ${index + 1} has no " = " separator: ${JSON.stringify(line.slice(0, 80))}`, 'APK_PKGINFO_BAD_LINE');
+      return warn(
+        `line ${index + 1} has no " = " separator: ${JSON.stringify(line.slice(0, 80))}`,
+        'APK_PKGINFO_BAD_LINE',
+      );
     }
     handle(line.slice(0, sep), line.slice(sep + 3), index);
   });
@@ -102,11 +125,18 @@ export function parsePkgInfo(text: string, options: ParsePkgInfoOptions = {}): P
       const previous = info[key];
       if (previous === undefined) info[key] = value;
       else if (key === 'license') info.license = `${previous} AND ${value}`;
-      else if (key === 'pkgname' || key === 'pkgver' || key === 'datahash') fail(`line ${index + 1}: ${key} appears twice`);
-      else warn(`line ${index + 1}: ${key} appears twice; the first value is kept`, 'APK_PKGINFO_REPEATED_KEY');
+      else if (key === 'pkgname' || key === 'pkgver' || key === 'datahash')
+        fail(`line ${index + 1}: ${key} appears twice`);
+      else
+        warn(`line ${index + 1}: ${key} appears twice; the first value is kept`, 'APK_PKGINFO_REPEATED_KEY');
     } else if (isOneOf(SINGLE_NUMBER, key)) {
-      if (info[key] !== undefined) return warn(`line ${index + 1}: ${key} appears twice; the first value is kept`, 'APK_PKGINFO_REPEATED_KEY');
-      if (!/^-?[0-9]{1,15}$/.test(value)) fail(`line ${index + 1}: ${key} is not a whole number: ${JSON.stringify(value)}`);
+      if (info[key] !== undefined)
+        return warn(
+          `line ${index + 1}: ${key} appears twice; the first value is kept`,
+          'APK_PKGINFO_REPEATED_KEY',
+        );
+      if (!/^-?[0-9]{1,15}$/.test(value))
+        fail(`line ${index + 1}: ${key} is not a whole number: ${JSON.stringify(value)}`);
       info[key] = Number(value);
     } else {
       other.push([key, value]);
@@ -115,9 +145,11 @@ export function parsePkgInfo(text: string, options: ParsePkgInfoOptions = {}): P
 
   if (info.pkgname === undefined || info.pkgname === '') fail('pkgname is missing');
   if (info.pkgver === undefined || info.pkgver === '') fail('pkgver is missing');
-  if (info.datahash !== undefined && !/^[0-9a-f]{64}$/.test(info.datahash)) fail(`datahash is not 64 lowercase hex digits: ${JSON.stringify(info.datahash)}`);
+  if (info.datahash !== undefined && !/^[0-9a-f]{64}$/.test(info.datahash))
+    fail(`datahash is not 64 lowercase hex digits: ${JSON.stringify(info.datahash)}`);
   const result: PkgInfo = { pkgname: info.pkgname!, pkgver: info.pkgver!, ...lists, other };
-  for (const key of SINGLE_TEXT) if (info[key] !== undefined && key !== 'pkgname' && key !== 'pkgver') result[key] = info[key];
+  for (const key of SINGLE_TEXT)
+    if (info[key] !== undefined && key !== 'pkgname' && key !== 'pkgver') result[key] = info[key];
   for (const key of SINGLE_NUMBER) if (info[key] !== undefined) result[key] = info[key];
   return result;
 }
@@ -137,7 +169,8 @@ export function serializePkgInfo(info: PkgInfo, generator = 'tk'): string {
   const put = (key: string, value: string | number | undefined): void => {
     if (value === undefined) return;
     const text = String(value);
-    if (/[\n\r]/.test(text)) throw new ApkError('APK_BAD_PKGINFO', `.PKGINFO ${key} contains a line break: ${JSON.stringify(text)}`);
+    if (/[\n\r]/.test(text))
+      throw new ApkError('APK_BAD_PKGINFO', `.PKGINFO ${key} contains a line break: ${JSON.stringify(text)}`);
     lines.push(`${key} = ${text}`);
   };
   put('pkgname', info.pkgname);

@@ -18,12 +18,27 @@
 import { digest, fromUtf8, sha256Hex, toBase64, toHex, type Logger } from '@tk/core';
 import { splitGzipMembers, type GzipMember } from '@tk/gzip';
 import { parseSignatureEntryName, type SignatureAlgorithm, type SignatureScheme } from '@tk/keys';
-import { checkEntryPath, linkStaysInside, readTar, TarError, type TarEntry, type TarEntryType } from '@tk/tar';
+import {
+  checkEntryPath,
+  linkStaysInside,
+  readTar,
+  TarError,
+  type TarEntry,
+  type TarEntryType,
+} from '@tk/tar';
 import { ApkError } from './errors.ts';
 import { parsePkgInfo, type PkgInfo } from './pkginfo.ts';
 
 /** The control entries that are install scripts, in apk-tools' order. */
-export const SCRIPT_NAMES = ['.pre-install', '.post-install', '.pre-upgrade', '.post-upgrade', '.pre-deinstall', '.post-deinstall', '.trigger'] as const;
+export const SCRIPT_NAMES = [
+  '.pre-install',
+  '.post-install',
+  '.pre-upgrade',
+  '.post-upgrade',
+  '.pre-deinstall',
+  '.post-deinstall',
+  '.trigger',
+] as const;
 /** An install script's control-entry name. */
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 
@@ -119,12 +134,20 @@ function formatError(source: string, message: string, offset?: number): ApkError
 /** apk entries carry a checksum and a few xattrs in PAX records; anything near this size is an attack. */
 const MAX_EXTENSION_SIZE = 256 * 1024;
 
-function readSectionTar(member: Uint8Array, source: string, what: string): { entries: TarEntry[]; endOfArchive: boolean } {
+function readSectionTar(
+  member: Uint8Array,
+  source: string,
+  what: string,
+): { entries: TarEntry[]; endOfArchive: boolean } {
   try {
     return readTar(member, { maxExtensionSize: MAX_EXTENSION_SIZE });
   } catch (error) {
     if (error instanceof TarError) {
-      throw new ApkError('APK_BAD_ENTRY', `${source}: ${what}: ${error.message}`, { cause: error, hint: error.hint, data: { source } });
+      throw new ApkError('APK_BAD_ENTRY', `${source}: ${what}: ${error.message}`, {
+        cause: error,
+        hint: error.hint,
+        data: { source },
+      });
     }
     throw error;
   }
@@ -156,11 +179,19 @@ export function readApk(bytes: Uint8Array, options: ReadApkOptions = {}): ApkPac
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'GZIP_TOO_LARGE') {
-      throw new ApkError('APK_TOO_LARGE', `${source}: decompresses to more than ${maxControl + maxData} bytes`, { cause: error, hint: 'raise the size limit only for trusted packages' });
+      throw new ApkError(
+        'APK_TOO_LARGE',
+        `${source}: decompresses to more than ${maxControl + maxData} bytes`,
+        { cause: error, hint: 'raise the size limit only for trusted packages' },
+      );
     }
     throw formatError(source, (error as Error).message);
   }
-  if (members.length < 2) throw formatError(source, `has ${members.length} gzip member(s); an apk has a control and a data member at least`);
+  if (members.length < 2)
+    throw formatError(
+      source,
+      `has ${members.length} gzip member(s); an apk has a control and a data member at least`,
+    );
 
   // Member 1: signatures, if its first entry is a .SIGN. file (apko's rule).
   let index = 0;
@@ -172,32 +203,71 @@ export function readApk(bytes: Uint8Array, options: ReadApkOptions = {}): ApkPac
     for (const entry of firstTar.entries) {
       const parsed = parseSignatureEntryName(entry.name);
       if (parsed === null || entry.type !== 'file') {
-        throw formatError(source, `entry ${JSON.stringify(entry.name)} in the signature member is not a signature (a member boundary is in the wrong place)`, first.start);
+        throw formatError(
+          source,
+          `entry ${JSON.stringify(entry.name)} in the signature member is not a signature (a member boundary is in the wrong place)`,
+          first.start,
+        );
       }
       signatures.push({ entryName: entry.name, ...parsed, signature: entry.data });
     }
-    if (firstTar.endOfArchive) throw formatError(source, 'the signature member ends with an end-of-archive marker, which hides the rest of the package from apk-tools', first.start);
+    if (firstTar.endOfArchive)
+      throw formatError(
+        source,
+        'the signature member ends with an end-of-archive marker, which hides the rest of the package from apk-tools',
+        first.start,
+      );
     signatureRange = { start: first.start, end: first.end };
     index = 1;
   }
 
   // Control member.
   const controlMember = members[index];
-  if (controlMember === undefined || index + 1 >= members.length) throw formatError(source, 'has no data member after its control member');
-  if (controlMember.data.length > maxControl) throw new ApkError('APK_TOO_LARGE', `${source}: control section is ${controlMember.data.length} bytes, over the ${maxControl}-byte limit`);
+  if (controlMember === undefined || index + 1 >= members.length)
+    throw formatError(source, 'has no data member after its control member');
+  if (controlMember.data.length > maxControl)
+    throw new ApkError(
+      'APK_TOO_LARGE',
+      `${source}: control section is ${controlMember.data.length} bytes, over the ${maxControl}-byte limit`,
+    );
   const controlTar = index === 0 ? firstTar : readSectionTar(controlMember.data, source, 'control member');
-  if (controlTar.endOfArchive) throw formatError(source, 'the control member ends with an end-of-archive marker, which hides the data from apk-tools', controlMember.start);
+  if (controlTar.endOfArchive)
+    throw formatError(
+      source,
+      'the control member ends with an end-of-archive marker, which hides the data from apk-tools',
+      controlMember.start,
+    );
   const scripts: Partial<Record<ScriptName, Uint8Array>> = {};
   let pkginfoEntry: TarEntry | undefined;
   for (const entry of controlTar.entries) {
-    if (entry.name.startsWith('.SIGN.')) throw formatError(source, `signature ${JSON.stringify(entry.name)} outside the first member`, controlMember.start);
-    if (!isControlName(entry.name)) throw formatError(source, `data entry ${JSON.stringify(entry.name)} inside the control member (a member boundary is in the wrong place)`, controlMember.start);
-    if (entry.type !== 'file') throw formatError(source, `control entry ${JSON.stringify(entry.name)} is a ${entry.type}, not a file`, controlMember.start);
+    if (entry.name.startsWith('.SIGN.'))
+      throw formatError(
+        source,
+        `signature ${JSON.stringify(entry.name)} outside the first member`,
+        controlMember.start,
+      );
+    if (!isControlName(entry.name))
+      throw formatError(
+        source,
+        `data entry ${JSON.stringify(entry.name)} inside the control member (a member boundary is in the wrong place)`,
+        controlMember.start,
+      );
+    if (entry.type !== 'file')
+      throw formatError(
+        source,
+        `control entry ${JSON.stringify(entry.name)} is a ${entry.type}, not a file`,
+        controlMember.start,
+      );
     if (entry.name === '.PKGINFO') pkginfoEntry = entry;
-    else if ((SCRIPT_NAMES as readonly string[]).includes(entry.name)) scripts[entry.name as ScriptName] = entry.data;
-    else if (entry.name === '.INSTALL') options.logger?.warn(`${source}: obsolete .INSTALL script ignored`, 'APK_OBSOLETE_INSTALL');
+    else if ((SCRIPT_NAMES as readonly string[]).includes(entry.name))
+      scripts[entry.name as ScriptName] = entry.data;
+    else if (entry.name === '.INSTALL')
+      options.logger?.warn(`${source}: obsolete .INSTALL script ignored`, 'APK_OBSOLETE_INSTALL');
   }
-  if (pkginfoEntry === undefined) throw new ApkError('APK_BAD_PKGINFO', `${source}: control member has no .PKGINFO`, { hint: 'the package is malformed; rebuild it' });
+  if (pkginfoEntry === undefined)
+    throw new ApkError('APK_BAD_PKGINFO', `${source}: control member has no .PKGINFO`, {
+      hint: 'the package is malformed; rebuild it',
+    });
   let pkginfoText: string;
   try {
     pkginfoText = fromUtf8(pkginfoEntry.data);
@@ -213,8 +283,13 @@ export function readApk(bytes: Uint8Array, options: ReadApkOptions = {}): ApkPac
   const dataMembers = members.slice(index + 1);
   const dataStart = dataMembers[0]!.start;
   const dataLength = dataMembers.reduce((n, m) => n + m.data.length, 0);
-  if (dataLength > maxData) throw new ApkError('APK_TOO_LARGE', `${source}: data section is ${dataLength} bytes, over the ${maxData}-byte limit`);
-  const dataTarBytes = dataMembers.length === 1 ? dataMembers[0]!.data : Buffer.concat(dataMembers.map((m) => m.data));
+  if (dataLength > maxData)
+    throw new ApkError(
+      'APK_TOO_LARGE',
+      `${source}: data section is ${dataLength} bytes, over the ${maxData}-byte limit`,
+    );
+  const dataTarBytes =
+    dataMembers.length === 1 ? dataMembers[0]!.data : Buffer.concat(dataMembers.map((m) => m.data));
   const dataTar = readSectionTar(dataTarBytes, source, 'data section');
   const files = checkDataEntries(dataTar.entries, source, options);
 
@@ -260,17 +335,29 @@ function checkDataEntries(entries: readonly TarEntry[], source: string, options:
     try {
       path = checkEntryPath(entry.name);
     } catch (error) {
-      throw new ApkError('APK_BAD_ENTRY', `${source}: ${(error as Error).message}`, { cause: error, hint: 'the package is malformed or hostile; it was not installed', data: { source, path: entry.name } });
+      throw new ApkError('APK_BAD_ENTRY', `${source}: ${(error as Error).message}`, {
+        cause: error,
+        hint: 'the package is malformed or hostile; it was not installed',
+        data: { source, path: entry.name },
+      });
     }
     if (seen.has(path)) throw entryError(path, 'appears twice in the data section');
     const slash = path.lastIndexOf('/');
     if (slash > 0) {
       const parent = path.slice(0, slash);
       const parentType = seen.get(parent);
-      if (parentType !== undefined && parentType !== 'directory') throw entryError(path, `its parent ${JSON.stringify(parent)} is a ${parentType}, not a directory`);
+      if (parentType !== undefined && parentType !== 'directory')
+        throw entryError(path, `its parent ${JSON.stringify(parent)} is a ${parentType}, not a directory`);
       if (parentType === undefined) {
-        if (options.strict === true) throw entryError(path, `its directory ${JSON.stringify(parent)} has no entry before it ("no dirent in archive")`);
-        options.logger?.warn(`${source}: ${path}: directory ${parent} has no entry before it`, 'APK_NO_DIRENT');
+        if (options.strict === true)
+          throw entryError(
+            path,
+            `its directory ${JSON.stringify(parent)} has no entry before it ("no dirent in archive")`,
+          );
+        options.logger?.warn(
+          `${source}: ${path}: directory ${parent} has no entry before it`,
+          'APK_NO_DIRENT',
+        );
       }
     }
     if (entry.type === 'hardlink') {
@@ -280,21 +367,37 @@ function checkDataEntries(entries: readonly TarEntry[], source: string, options:
       } catch {
         throw entryError(path, `hard link to unsafe path ${JSON.stringify(entry.linkname)}`);
       }
-      if (seen.get(target) !== 'file') throw entryError(path, `hard link to ${JSON.stringify(entry.linkname)}, which is not an earlier file of this package`);
+      if (seen.get(target) !== 'file')
+        throw entryError(
+          path,
+          `hard link to ${JSON.stringify(entry.linkname)}, which is not an earlier file of this package`,
+        );
     }
-    if (entry.type === 'symlink' && !entry.linkname.startsWith('/') && !linkStaysInside(path, entry.linkname)) {
+    if (
+      entry.type === 'symlink' &&
+      !entry.linkname.startsWith('/') &&
+      !linkStaysInside(path, entry.linkname)
+    ) {
       throw entryError(path, `symlink target ${JSON.stringify(entry.linkname)} climbs out of the root`);
     }
-    if (entry.type === 'symlink' && entry.linkname === '') throw entryError(path, 'symlink with an empty target');
+    if (entry.type === 'symlink' && entry.linkname === '')
+      throw entryError(path, 'symlink with an empty target');
     const sha1 = entry.pax[CHECKSUM_PAX_KEY];
-    if (sha1 !== undefined && !/^[0-9a-f]{40}$/.test(sha1)) throw entryError(path, `malformed ${CHECKSUM_PAX_KEY} ${JSON.stringify(sha1)}`);
+    if (sha1 !== undefined && !/^[0-9a-f]{40}$/.test(sha1))
+      throw entryError(path, `malformed ${CHECKSUM_PAX_KEY} ${JSON.stringify(sha1)}`);
     if (verifyChecksums && sha1 !== undefined && (entry.type === 'file' || entry.type === 'symlink')) {
-      const actual = toHex(digest('sha1', entry.type === 'file' ? entry.data : new TextEncoder().encode(entry.linkname)));
+      const actual = toHex(
+        digest('sha1', entry.type === 'file' ? entry.data : new TextEncoder().encode(entry.linkname)),
+      );
       if (actual !== sha1) {
-        throw new ApkError('APK_FILE_CHECKSUM_MISMATCH', `${source}: ${JSON.stringify(path)} has SHA-1 ${actual}, but its checksum record says ${sha1}`, {
-          hint: 'the package content was altered after it was built; do not install it',
-          data: { source, path, expected: sha1, actual },
-        });
+        throw new ApkError(
+          'APK_FILE_CHECKSUM_MISMATCH',
+          `${source}: ${JSON.stringify(path)} has SHA-1 ${actual}, but its checksum record says ${sha1}`,
+          {
+            hint: 'the package content was altered after it was built; do not install it',
+            data: { source, path, expected: sha1, actual },
+          },
+        );
       }
     }
     seen.set(path, entry.type);

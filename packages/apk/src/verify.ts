@@ -50,7 +50,9 @@ export function verifyParsedApk(pkg: ApkPackage, bytes: Uint8Array, keyring: Key
       pkg,
     };
   }
-  const chosen = pkg.signatures.find((s) => s.algorithm !== 'unsupported' && keyring.get(s.keyName, { exact: true }) !== undefined);
+  const chosen = pkg.signatures.find(
+    (s) => s.algorithm !== 'unsupported' && keyring.get(s.keyName, { exact: true }) !== undefined,
+  );
   if (chosen === undefined) {
     const reason =
       pkg.signatures.length === 0
@@ -58,9 +60,13 @@ export function verifyParsedApk(pkg: ApkPackage, bytes: Uint8Array, keyring: Key
         : `no trusted key for ${pkg.signatures.map((s) => JSON.stringify(s.keyName)).join(', ')} in the keyring`;
     return { status: 'UNTRUSTED', reason, pkg };
   }
-  if (chosen.algorithm === 'unsupported') throw new ApkError('APK_BAD_SIGNATURE', 'unreachable: unsupported signature chosen');
+  if (chosen.algorithm === 'unsupported')
+    throw new ApkError('APK_BAD_SIGNATURE', 'unreachable: unsupported signature chosen');
   const key = keyring.get(chosen.keyName, { exact: true })!;
-  const signed = datahash === undefined ? bytes.subarray(control.start, data.end) : bytes.subarray(control.start, control.end);
+  const signed =
+    datahash === undefined
+      ? bytes.subarray(control.start, data.end)
+      : bytes.subarray(control.start, control.end);
   if (!verifyBytes(key, signed, chosen.signature, chosen.algorithm)) {
     return {
       status: 'BAD',
@@ -88,7 +94,11 @@ export function verifyParsedApk(pkg: ApkPackage, bytes: Uint8Array, keyring: Key
  * @example
  * const { status } = verifyApk(bytes, await loadKeyring(['/etc/apk/keys']));
  */
-export function verifyApk(bytes: Uint8Array, keyring: Keyring, options: ReadApkOptions = {}): ApkVerifyResult {
+export function verifyApk(
+  bytes: Uint8Array,
+  keyring: Keyring,
+  options: ReadApkOptions = {},
+): ApkVerifyResult {
   let pkg: ApkPackage;
   try {
     pkg = readApk(bytes, options);

@@ -75,7 +75,11 @@ export interface ApkBuildResult {
   pkginfo: PkgInfo;
   /** `Q1…` identity checksum (index `C:`). */
   identity: string;
-  sections: { signature?: { start: number; end: number }; control: { start: number; end: number }; data: { start: number; end: number } };
+  sections: {
+    signature?: { start: number; end: number };
+    control: { start: number; end: number };
+    data: { start: number; end: number };
+  };
 }
 
 /** Directory-walk order: compare paths component by component, so `a/b` sorts before `a-b`. */
@@ -104,8 +108,10 @@ function normaliseFiles(files: readonly ApkInputFile[]): ApkInputFile[] {
       throw bad(`cannot package ${JSON.stringify(file.path)}: ${(error as Error).message}`);
     }
     if (byPath.has(path)) throw bad(`path ${JSON.stringify(path)} is given twice`);
-    if (file.data !== undefined && file.type !== 'file') throw bad(`${JSON.stringify(path)} is a ${file.type} but has content`);
-    if ((file.type === 'symlink' || file.type === 'hardlink') && (file.linkname ?? '') === '') throw bad(`${JSON.stringify(path)} is a ${file.type} without a target`);
+    if (file.data !== undefined && file.type !== 'file')
+      throw bad(`${JSON.stringify(path)} is a ${file.type} but has content`);
+    if ((file.type === 'symlink' || file.type === 'hardlink') && (file.linkname ?? '') === '')
+      throw bad(`${JSON.stringify(path)} is a ${file.type} without a target`);
     byPath.set(path, { ...file, path });
   }
   // Add missing parent directories (0755, root), as a directory walk would have them.
@@ -115,7 +121,8 @@ function normaliseFiles(files: readonly ApkInputFile[]): ApkInputFile[] {
       const parent = parts.slice(0, i).join('/');
       const existing = byPath.get(parent);
       if (existing === undefined) byPath.set(parent, { path: parent, type: 'directory' });
-      else if (existing.type !== 'directory') throw bad(`${JSON.stringify(path)} is inside ${JSON.stringify(parent)}, which is a ${existing.type}`);
+      else if (existing.type !== 'directory')
+        throw bad(`${JSON.stringify(path)} is inside ${JSON.stringify(parent)}, which is a ${existing.type}`);
     }
   }
   const sorted = [...byPath.values()].sort((a, b) => comparePaths(a.path, b.path));
@@ -124,7 +131,9 @@ function normaliseFiles(files: readonly ApkInputFile[]): ApkInputFile[] {
     if (file.type === 'hardlink') {
       const target = file.linkname ?? '';
       if (byPath.get(target)?.type !== 'file' || !written.has(target)) {
-        throw bad(`hard link ${JSON.stringify(file.path)} must point to a regular file that sorts before it, not ${JSON.stringify(target)}`);
+        throw bad(
+          `hard link ${JSON.stringify(file.path)} must point to a regular file that sorts before it, not ${JSON.stringify(target)}`,
+        );
       }
     }
     written.add(file.path);
@@ -190,11 +199,24 @@ function controlEntryBytes(data: Uint8Array | string): Uint8Array {
  * @param options - gzip settings
  * @returns the raw signature member
  */
-export async function buildSignatureMember(controlMember: Uint8Array, signer: ApkSigner, mtime: number, options: GzipOptions = {}): Promise<Uint8Array> {
+export async function buildSignatureMember(
+  controlMember: Uint8Array,
+  signer: ApkSigner,
+  mtime: number,
+  options: GzipOptions = {},
+): Promise<Uint8Array> {
   const algorithm = signer.algorithm ?? 'sha256';
   const signature = signBytes(signer.key, controlMember, algorithm);
   const tar = new TarWriter();
-  tar.add({ name: signatureEntryName(algorithm, signer.keyName), type: 'file', mode: 0o644, uname: 'root', gname: 'root', mtime, data: signature });
+  tar.add({
+    name: signatureEntryName(algorithm, signer.keyName),
+    type: 'file',
+    mode: 0o644,
+    uname: 'root',
+    gname: 'root',
+    mtime,
+    data: signature,
+  });
   return gzip(tar.finish({ endOfArchive: false }), options);
 }
 
@@ -213,28 +235,70 @@ export async function buildSignatureMember(controlMember: Uint8Array, signer: Ap
  * });
  */
 export async function buildApk(input: ApkBuildInput): Promise<ApkBuildResult> {
-  if (!Number.isSafeInteger(input.sourceDateEpoch) || input.sourceDateEpoch < 0) throw bad(`sourceDateEpoch must be a non-negative integer, got ${input.sourceDateEpoch}`);
+  if (!Number.isSafeInteger(input.sourceDateEpoch) || input.sourceDateEpoch < 0)
+    throw bad(`sourceDateEpoch must be a non-negative integer, got ${input.sourceDateEpoch}`);
   const mtime = input.sourceDateEpoch;
   const files = normaliseFiles(input.files);
   const data = writeDataTar(files, mtime);
   const dataMember = await gzip(data.chunks, input.gzip);
-  const pkginfo: PkgInfo = { ...input.pkginfo, size: input.pkginfo.size ?? data.size, datahash: sha256Hex(dataMember) };
+  const pkginfo: PkgInfo = {
+    ...input.pkginfo,
+    size: input.pkginfo.size ?? data.size,
+    datahash: sha256Hex(dataMember),
+  };
 
   const control = new TarWriter();
-  control.add({ name: '.PKGINFO', type: 'file', mode: 0o644, uname: 'root', gname: 'root', mtime, data: utf8(serializePkgInfo(pkginfo, input.generator)) });
+  control.add({
+    name: '.PKGINFO',
+    type: 'file',
+    mode: 0o644,
+    uname: 'root',
+    gname: 'root',
+    mtime,
+    data: utf8(serializePkgInfo(pkginfo, input.generator)),
+  });
   for (const name of SCRIPT_NAMES) {
     const script = input.scripts?.[name];
-    if (script !== undefined) control.add({ name, type: 'file', mode: 0o755, uname: 'root', gname: 'root', mtime, data: controlEntryBytes(script) });
+    if (script !== undefined)
+      control.add({
+        name,
+        type: 'file',
+        mode: 0o755,
+        uname: 'root',
+        gname: 'root',
+        mtime,
+        data: controlEntryBytes(script),
+      });
   }
   for (const extra of input.extraControl ?? []) {
-    if (!/^\.[A-Za-z0-9._-]+$/.test(extra.name) || extra.name === '.PKGINFO' || extra.name.startsWith('.SIGN.') || (SCRIPT_NAMES as readonly string[]).includes(extra.name)) {
+    if (
+      !/^\.[A-Za-z0-9._-]+$/.test(extra.name) ||
+      extra.name === '.PKGINFO' ||
+      extra.name.startsWith('.SIGN.') ||
+      (SCRIPT_NAMES as readonly string[]).includes(extra.name)
+    ) {
       throw bad(`invalid extra control file name ${JSON.stringify(extra.name)}`);
     }
-    control.add({ name: extra.name, type: 'file', mode: 0o644, uname: 'root', gname: 'root', mtime, data: controlEntryBytes(extra.data) });
+    control.add({
+      name: extra.name,
+      type: 'file',
+      mode: 0o644,
+      uname: 'root',
+      gname: 'root',
+      mtime,
+      data: controlEntryBytes(extra.data),
+    });
   }
   const controlMember = await gzip(control.finish({ endOfArchive: false }), input.gzip);
-  const signatureMember = input.signer === undefined ? undefined : await buildSignatureMember(controlMember, input.signer, mtime, input.gzip);
-  const bytes = concatBytes(signatureMember === undefined ? [controlMember, dataMember] : [signatureMember, controlMember, dataMember]);
+  const signatureMember =
+    input.signer === undefined
+      ? undefined
+      : await buildSignatureMember(controlMember, input.signer, mtime, input.gzip);
+  const bytes = concatBytes(
+    signatureMember === undefined
+      ? [controlMember, dataMember]
+      : [signatureMember, controlMember, dataMember],
+  );
   const controlStart = signatureMember?.length ?? 0;
   return {
     bytes,

@@ -11,7 +11,8 @@ export function fixture(path: string): Uint8Array {
 /** A keyring holding the given fixture keys under their file names. */
 export function keyringOf(...paths: string[]): Keyring {
   const keyring = createKeyring();
-  for (const path of paths) keyring.add(path.split('/').pop()!, parsePublicKey(readFileSync(join(FIXTURES, path), 'utf8'), path));
+  for (const path of paths)
+    keyring.add(path.split('/').pop()!, parsePublicKey(readFileSync(join(FIXTURES, path), 'utf8'), path));
   return keyring;
 }
 

@@ -10,12 +10,23 @@ import { fixture, keyringOf, testPrivateKey } from './helpers.ts';
 const ALPINE_KEY = 'keys/alpine-devel@lists.alpinelinux.org-616ae350.rsa.pub';
 const WOLFI_KEY = 'keys/wolfi-signing.rsa.pub';
 const MELANGE_KEY = 'apko-testrepo/melange.rsa.pub';
-const TESTREPO = ['custom-ca-certs-1-1.0.0-r0', 'custom-ca-certs-2-1.0.0-r0', 'pretend-baselayout-1.0.0-r0', 'replayout-1.0.0-r0'];
+const TESTREPO = [
+  'custom-ca-certs-1-1.0.0-r0',
+  'custom-ca-certs-2-1.0.0-r0',
+  'pretend-baselayout-1.0.0-r0',
+  'replayout-1.0.0-r0',
+];
 
 // Verdicts from the fixtures' README (apk-tools 2.14.10 `apk verify` + openssl).
 const cases: [file: string, key: string | undefined, status: string, name: string, version: string][] = [
   ...TESTREPO.flatMap((p): [string, string, string, string, string][] =>
-    ['x86_64', 'aarch64'].map((arch) => [`apko-testrepo/${arch}/${p}.apk`, MELANGE_KEY, 'OK', p.replace(/-1\.0\.0-r0$/, ''), '1.0.0-r0']),
+    ['x86_64', 'aarch64'].map((arch) => [
+      `apko-testrepo/${arch}/${p}.apk`,
+      MELANGE_KEY,
+      'OK',
+      p.replace(/-1\.0\.0-r0$/, ''),
+      '1.0.0-r0',
+    ]),
   ),
   ['alpine/alpine-baselayout-3.2.0-r23.apk', ALPINE_KEY, 'OK', 'alpine-baselayout', '3.2.0-r23'],
   ['wolfi/libcap-2.69-r0.apk', WOLFI_KEY, 'OK', 'libcap', '2.69-r0'],
@@ -40,10 +51,17 @@ describe('real packages verify as apk-tools says', () => {
   });
 
   it('explains each verdict', () => {
-    expect(verifyApk(fixture('negative/neon-4604-r0.apk'), keyringOf(WOLFI_KEY))).toMatchObject({ code: 'APK_DATAHASH_MISMATCH' });
-    expect(verifyApk(fixture('negative/hello-wolfi-2.12.1-r0.apk'), keyringOf(MELANGE_KEY))).toMatchObject({ code: 'APK_BAD_SIGNATURE', keyName: 'melange.rsa.pub' });
+    expect(verifyApk(fixture('negative/neon-4604-r0.apk'), keyringOf(WOLFI_KEY))).toMatchObject({
+      code: 'APK_DATAHASH_MISMATCH',
+    });
+    expect(verifyApk(fixture('negative/hello-wolfi-2.12.1-r0.apk'), keyringOf(MELANGE_KEY))).toMatchObject({
+      code: 'APK_BAD_SIGNATURE',
+      keyName: 'melange.rsa.pub',
+    });
     expect(verifyApk(fixture('unsigned/hello-0.1.0-r0.apk'), keyringOf()).reason).toMatch(/not signed/);
-    expect(verifyApk(fixture('wolfi/libcap-2.69-r0.apk'), keyringOf(MELANGE_KEY)).reason).toMatch(/no trusted key for "wolfi-signing.rsa.pub"/);
+    expect(verifyApk(fixture('wolfi/libcap-2.69-r0.apk'), keyringOf(MELANGE_KEY)).reason).toMatch(
+      /no trusted key for "wolfi-signing.rsa.pub"/,
+    );
   });
 });
 
@@ -59,9 +77,18 @@ describe('reading real packages', () => {
       depend: ['alpine-baselayout-data=3.2.0-r23', '/bin/sh', 'so:libc.musl-aarch64.so.1'],
       provides: ['cmd:mkmntdirs=3.2.0-r23'],
     });
-    expect(Object.keys(pkg.scripts).sort()).toEqual(['.post-install', '.post-upgrade', '.pre-install', '.pre-upgrade']);
+    expect(Object.keys(pkg.scripts).sort()).toEqual([
+      '.post-install',
+      '.post-upgrade',
+      '.pre-install',
+      '.pre-upgrade',
+    ]);
     expect(pkg.signatures).toHaveLength(1);
-    expect(pkg.signatures[0]).toMatchObject({ scheme: 'RSA', algorithm: 'sha1', keyName: 'alpine-devel@lists.alpinelinux.org-616ae350.rsa.pub' });
+    expect(pkg.signatures[0]).toMatchObject({
+      scheme: 'RSA',
+      algorithm: 'sha1',
+      keyName: 'alpine-devel@lists.alpinelinux.org-616ae350.rsa.pub',
+    });
     const tmp = pkg.files.find((f) => f.path === 'tmp');
     expect(tmp).toMatchObject({ type: 'directory', mode: 0o1777 });
     expect(pkg.files.find((f) => f.path === 'etc/crontabs/root')?.mode).toBe(0o600);
@@ -70,7 +97,9 @@ describe('reading real packages', () => {
 
   it('computes the identity checksum the index records', () => {
     // apko's lock file records C: for replayout x86_64 as Q11/HhSewwwOXgl0r0ffb0O0BRtYc=.
-    expect(readApk(fixture('apko-testrepo/x86_64/replayout-1.0.0-r0.apk')).identity).toBe('Q11/HhSewwwOXgl0r0ffb0O0BRtYc=');
+    expect(readApk(fixture('apko-testrepo/x86_64/replayout-1.0.0-r0.apk')).identity).toBe(
+      'Q11/HhSewwwOXgl0r0ffb0O0BRtYc=',
+    );
   });
 
   it('reads the file owners and modes the packages declare', () => {
@@ -84,7 +113,12 @@ describe('reading real packages', () => {
       ['var/lib/db/sbom', 'directory', 0, 0, '755'],
       ['var/lib/db/sbom/replayout-1.0.0-r0.spdx.json', 'file', 0, 0, '644'],
     ]);
-    expect(pkg.sections).toMatchObject({ signature: { start: 0, end: 647 }, control: { start: 647, end: 1661 }, data: { start: 1661, end: 2961 }, dataMembers: 1 });
+    expect(pkg.sections).toMatchObject({
+      signature: { start: 0, end: 647 },
+      control: { start: 647, end: 1661 },
+      data: { start: 1661, end: 2961 },
+      dataMembers: 1,
+    });
   });
 });
 
@@ -96,13 +130,17 @@ describe('signatures are reproducible', () => {
       const pkg = readApk(bytes);
       const resigned = await resignApk(bytes, pkg, { key: testPrivateKey(), keyName: 'melange.rsa.pub' });
       const again = readApk(resigned);
-      expect(Buffer.from(again.signatures[0]!.signature).equals(Buffer.from(pkg.signatures[0]!.signature))).toBe(true);
+      expect(
+        Buffer.from(again.signatures[0]!.signature).equals(Buffer.from(pkg.signatures[0]!.signature)),
+      ).toBe(true);
       expect(again.signatures[0]!.entryName).toBe('.SIGN.RSA256.melange.rsa.pub');
       // The signature tar itself is byte-identical too (only the gzip framing differs from Go's deflate).
       const ours = gunzipSync(resigned.subarray(0, again.sections.control.start));
       const theirs = gunzipSync(bytes.subarray(0, pkg.sections.control.start));
       expect(Buffer.from(ours).equals(theirs)).toBe(true);
-      expect(resigned.subarray(again.sections.control.start)).toEqual(bytes.subarray(pkg.sections.control.start));
+      expect(resigned.subarray(again.sections.control.start)).toEqual(
+        bytes.subarray(pkg.sections.control.start),
+      );
     },
   );
 
@@ -110,15 +148,32 @@ describe('signatures are reproducible', () => {
     const bytes = fixture('apko-testrepo/x86_64/replayout-1.0.0-r0.apk');
     const pkg = readApk(bytes);
     const dir = mkdtempSync(join(tmpdir(), 'tk-apk-'));
-    writeFileSync(join(dir, 'control.gz'), bytes.subarray(pkg.sections.control.start, pkg.sections.control.end));
+    writeFileSync(
+      join(dir, 'control.gz'),
+      bytes.subarray(pkg.sections.control.start, pkg.sections.control.end),
+    );
     writeFileSync(join(dir, 'sig'), pkg.signatures[0]!.signature);
-    const out = execFileSync('openssl', ['dgst', '-sha256', '-verify', join(import.meta.dirname, '../../../test-fixtures/real/apko-testrepo/melange.rsa.pub'), '-signature', join(dir, 'sig'), join(dir, 'control.gz')], { encoding: 'utf8' });
+    const out = execFileSync(
+      'openssl',
+      [
+        'dgst',
+        '-sha256',
+        '-verify',
+        join(import.meta.dirname, '../../../test-fixtures/real/apko-testrepo/melange.rsa.pub'),
+        '-signature',
+        join(dir, 'sig'),
+        join(dir, 'control.gz'),
+      ],
+      { encoding: 'utf8' },
+    );
     expect(out.trim()).toBe('Verified OK');
   });
 });
 
 describe('.PKGINFO quirks of real packages', () => {
   it('joins repeated license lines (Wolfi ruby3.2-base64)', () => {
-    expect(readApk(fixture('wolfi/ruby3.2-base64-0.2.0-r2.apk')).pkginfo.license).toBe('Ruby AND BSD-2-Clause');
+    expect(readApk(fixture('wolfi/ruby3.2-base64-0.2.0-r2.apk')).pkginfo.license).toBe(
+      'Ruby AND BSD-2-Clause',
+    );
   });
 });

@@ -65,7 +65,8 @@ export function stringifyCanonical(value: JsonValue, options: CanonicalJsonOptio
       case 'boolean':
         return v ? 'true' : 'false';
       case 'number':
-        if (!Number.isSafeInteger(v)) throw new InternalError(`canonical JSON accepts only safe integers, got ${v}`);
+        if (!Number.isSafeInteger(v))
+          throw new InternalError(`canonical JSON accepts only safe integers, got ${v}`);
         return String(v);
       case 'string':
         return writeString(v, htmlEscape);

@@ -55,7 +55,8 @@ export function createRecordingLogger(): RecordingLogger {
     events,
     debug: (message) => void messages.push({ level: 'debug', message }),
     info: (message) => void messages.push({ level: 'info', message }),
-    warn: (message, code) => void messages.push(code === undefined ? { level: 'warn', message } : { level: 'warn', message, code }),
+    warn: (message, code) =>
+      void messages.push(code === undefined ? { level: 'warn', message } : { level: 'warn', message, code }),
     progress: (event) => void events.push({ ...event }),
   };
 }

@@ -154,12 +154,19 @@ export function gzipSync(data: Uint8Array | readonly Uint8Array[], options: Gzip
  * @returns one gzip member, identical to {@link gzipSync}'s
  * @throws {GzipError} GZIP_BAD_HEADER for invalid options
  */
-export async function gzip(data: Uint8Array | readonly Uint8Array[], options: GzipOptions = {}): Promise<Uint8Array> {
+export async function gzip(
+  data: Uint8Array | readonly Uint8Array[],
+  options: GzipOptions = {},
+): Promise<Uint8Array> {
   const { level, blockSize } = checkOptions(options);
   const chunks = asChunks(data);
   const jobs = planJobs(chunks, blockSize);
   const threads = Math.max(1, Math.min(options.threads ?? defaultThreads(), jobs.length));
-  if (threads === 1) return frame(jobs.map((job) => deflateBlock(job.input, job.dictionary, job.last, level)), chunks);
+  if (threads === 1)
+    return frame(
+      jobs.map((job) => deflateBlock(job.input, job.dictionary, job.last, level)),
+      chunks,
+    );
   const pool = getPool(threads);
   const deflated = await Promise.all(jobs.map((job) => pool.run(job, level)));
   return frame(deflated, chunks);
@@ -200,7 +207,10 @@ class DeflatePool {
       if (load === 0) worker.unref();
       if (job === undefined) return;
       if (message.output !== undefined) job.resolve(message.output);
-      else job.reject(new GzipError('GZIP_BAD_DATA', `deflate worker failed: ${message.error ?? 'unknown error'}`));
+      else
+        job.reject(
+          new GzipError('GZIP_BAD_DATA', `deflate worker failed: ${message.error ?? 'unknown error'}`),
+        );
     });
     worker.on('error', (error) => {
       for (const job of this.#pending.values()) job.reject(error);
@@ -212,7 +222,8 @@ class DeflatePool {
 
   run(job: BlockJob, level: number): Promise<Uint8Array> {
     let target = this.#workers[0];
-    for (const worker of this.#workers) if ((this.#load.get(worker) ?? 0) < (this.#load.get(target!) ?? 0)) target = worker;
+    for (const worker of this.#workers)
+      if ((this.#load.get(worker) ?? 0) < (this.#load.get(target!) ?? 0)) target = worker;
     const worker = target!;
     const id = this.#nextId++;
     const load = (this.#load.get(worker) ?? 0) + 1;
@@ -221,7 +232,13 @@ class DeflatePool {
     return new Promise<Uint8Array>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       // Copy: cloning a view would clone its whole underlying buffer.
-      worker.postMessage({ id, input: job.input.slice(), dictionary: job.dictionary?.slice(), last: job.last, level });
+      worker.postMessage({
+        id,
+        input: job.input.slice(),
+        dictionary: job.dictionary?.slice(),
+        last: job.last,
+        level,
+      });
     });
   }
 

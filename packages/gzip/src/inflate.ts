@@ -61,7 +61,10 @@ export interface GunzipOptions {
 function readCString(data: Uint8Array, offset: number, memberStart: number): { value: string; next: number } {
   const end = data.indexOf(0, offset);
   if (end < 0) throw truncated(memberStart, 'header string');
-  return { value: Buffer.from(data.buffer, data.byteOffset + offset, end - offset).toString('latin1'), next: end + 1 };
+  return {
+    value: Buffer.from(data.buffer, data.byteOffset + offset, end - offset).toString('latin1'),
+    next: end + 1,
+  };
 }
 
 function truncated(offset: number, where: string): GzipError {
@@ -82,17 +85,29 @@ function truncated(offset: number, where: string): GzipError {
 export function parseGzipHeader(data: Uint8Array, offset = 0): GzipHeader {
   if (data.length - offset < FIXED_HEADER_SIZE) throw truncated(offset, 'header');
   if (data[offset] !== 0x1f || data[offset + 1] !== 0x8b) {
-    throw new GzipError('GZIP_BAD_HEADER', `no gzip member at byte ${offset} (magic ${hexByte(data[offset])}${hexByte(data[offset + 1])}, expected 1f8b)`, {
-      hint: 'the file is not gzip-compressed or is corrupt',
-      data: { offset },
-    });
+    throw new GzipError(
+      'GZIP_BAD_HEADER',
+      `no gzip member at byte ${offset} (magic ${hexByte(data[offset])}${hexByte(data[offset + 1])}, expected 1f8b)`,
+      {
+        hint: 'the file is not gzip-compressed or is corrupt',
+        data: { offset },
+      },
+    );
   }
   if (data[offset + 2] !== 8) {
-    throw new GzipError('GZIP_BAD_HEADER', `gzip member at byte ${offset} uses compression method ${data[offset + 2]}, not deflate (8)`, { data: { offset } });
+    throw new GzipError(
+      'GZIP_BAD_HEADER',
+      `gzip member at byte ${offset} uses compression method ${data[offset + 2]}, not deflate (8)`,
+      { data: { offset } },
+    );
   }
   const flags = data[offset + 3] ?? 0;
   if ((flags & FRESERVED) !== 0) {
-    throw new GzipError('GZIP_BAD_HEADER', `gzip member at byte ${offset} sets reserved flag bits (${flags.toString(2)})`, { data: { offset } });
+    throw new GzipError(
+      'GZIP_BAD_HEADER',
+      `gzip member at byte ${offset} sets reserved flag bits (${flags.toString(2)})`,
+      { data: { offset } },
+    );
   }
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const header: GzipHeader = {
@@ -130,25 +145,41 @@ function hexByte(b: number | undefined): string {
   return b === undefined ? '--' : b.toString(16).padStart(2, '0');
 }
 
-function inflateMember(data: Uint8Array, start: number, header: GzipHeader, budget: number): { data: Uint8Array; end: number } {
+function inflateMember(
+  data: Uint8Array,
+  start: number,
+  header: GzipHeader,
+  budget: number,
+): { data: Uint8Array; end: number } {
   const bodyStart = start + header.length;
   let result: { buffer: Buffer; engine: { bytesWritten: number } };
   try {
-    result = inflateRawSync(data.subarray(bodyStart), { info: true, maxOutputLength: Math.max(1, budget) }) as unknown as typeof result;
+    result = inflateRawSync(data.subarray(bodyStart), {
+      info: true,
+      maxOutputLength: Math.max(1, budget),
+    }) as unknown as typeof result;
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) {
-      throw new GzipError('GZIP_TOO_LARGE', `gzip member at byte ${start} decompresses to more than the ${budget}-byte limit`, {
-        hint: 'the input is larger than allowed (or a decompression bomb); raise the limit only for trusted input',
-        data: { offset: start, limit: budget },
-      });
+      throw new GzipError(
+        'GZIP_TOO_LARGE',
+        `gzip member at byte ${start} decompresses to more than the ${budget}-byte limit`,
+        {
+          hint: 'the input is larger than allowed (or a decompression bomb); raise the limit only for trusted input',
+          data: { offset: start, limit: budget },
+        },
+      );
     }
     if (code === 'Z_BUF_ERROR') throw truncated(start, 'deflate data');
-    throw new GzipError('GZIP_BAD_DATA', `gzip member at byte ${start} has corrupt deflate data: ${(error as Error).message}`, {
-      hint: 'the file is corrupt: download or copy it again',
-      cause: error,
-      data: { offset: start },
-    });
+    throw new GzipError(
+      'GZIP_BAD_DATA',
+      `gzip member at byte ${start} has corrupt deflate data: ${(error as Error).message}`,
+      {
+        hint: 'the file is corrupt: download or copy it again',
+        cause: error,
+        data: { offset: start },
+      },
+    );
   }
   const bodyEnd = bodyStart + result.engine.bytesWritten;
   if (bodyEnd + TRAILER_SIZE > data.length) throw truncated(start, 'trailer');
@@ -156,7 +187,7 @@ function inflateMember(data: Uint8Array, start: number, header: GzipHeader, budg
   const expectedCrc = view.getUint32(bodyEnd, true);
   const expectedSize = view.getUint32(bodyEnd + 4, true);
   const out = new Uint8Array(result.buffer.buffer, result.buffer.byteOffset, result.buffer.byteLength);
-  if ((crc32(out) >>> 0) !== expectedCrc || (out.length >>> 0) !== expectedSize) {
+  if (crc32(out) >>> 0 !== expectedCrc || out.length >>> 0 !== expectedSize) {
     throw new GzipError('GZIP_BAD_CHECKSUM', `gzip member at byte ${start} fails its CRC-32/length check`, {
       hint: 'the file is corrupt: download or copy it again',
       data: { offset: start },

@@ -1,7 +1,7 @@
 /**
  * Index records from packages, and merging records into an existing index (melange `index --merge`).
  */
-import type { ApkPackage } from '@tk/apk';
+import { compareVersions, type ApkPackage } from '@tk/apk';
 import { compareCodePoints } from '@tk/core';
 import type { IndexEntry } from './index-text.ts';
 
@@ -38,14 +38,22 @@ export function indexEntryFromApk(pkg: ApkPackage): IndexEntry {
 
 /**
  * Merge records: an added record replaces an existing one with the same name and version; the result is
- * sorted by name, then version text, so the same packages always give the same index.
+ * sorted by name, then apk version order, so the same packages always give the same index.
  *
  * @param existing - records already in the index
  * @param added - new records
  * @returns the merged, sorted records
  */
-export function mergeIndexEntries(existing: readonly IndexEntry[], added: readonly IndexEntry[]): IndexEntry[] {
+export function mergeIndexEntries(
+  existing: readonly IndexEntry[],
+  added: readonly IndexEntry[],
+): IndexEntry[] {
   const byKey = new Map<string, IndexEntry>();
   for (const entry of [...existing, ...added]) byKey.set(`${entry.name}\0${entry.version}`, entry);
-  return [...byKey.values()].sort((a, b) => compareCodePoints(a.name, b.name) || compareCodePoints(a.version, b.version));
+  return [...byKey.values()].sort(
+    (a, b) =>
+      compareCodePoints(a.name, b.name) ||
+      compareVersions(a.version, b.version) ||
+      compareCodePoints(a.version, b.version),
+  );
 }

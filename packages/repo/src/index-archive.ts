@@ -10,7 +10,16 @@
  */
 import { concatBytes, fromUtf8, utf8, type Logger } from '@tk/core';
 import { gzip, splitGzipMembers } from '@tk/gzip';
-import { parseSignatureEntryName, signatureEntryName, signBytes, verifyBytes, type Keyring, type PrivateKey, type SignatureAlgorithm, type SignatureScheme } from '@tk/keys';
+import {
+  parseSignatureEntryName,
+  signatureEntryName,
+  signBytes,
+  verifyBytes,
+  type Keyring,
+  type PrivateKey,
+  type SignatureAlgorithm,
+  type SignatureScheme,
+} from '@tk/keys';
 import { readTar, TarWriter } from '@tk/tar';
 import { RepoError } from './errors.ts';
 import { parseIndexText, serializeIndexText, type IndexEntry } from './index-text.ts';
@@ -67,7 +76,10 @@ export function readIndexArchive(bytes: Uint8Array, options: ReadIndexOptions = 
     members = splitGzipMembers(bytes, { maxOutputBytes: maxBytes });
   } catch (error) {
     if ((error as { code?: string }).code === 'GZIP_TOO_LARGE') {
-      throw new RepoError('REPO_TOO_LARGE', `${source}: decompresses to more than ${maxBytes} bytes`, { cause: error, hint: 'raise the limit only for a trusted repository' });
+      throw new RepoError('REPO_TOO_LARGE', `${source}: decompresses to more than ${maxBytes} bytes`, {
+        cause: error,
+        hint: 'raise the limit only for a trusted repository',
+      });
     }
     throw archiveError(source, (error as Error).message, error);
   }
@@ -84,17 +96,24 @@ export function readIndexArchive(bytes: Uint8Array, options: ReadIndexOptions = 
   if (firstTar.entries[0]?.name.startsWith('.SIGN.') === true) {
     for (const entry of firstTar.entries) {
       const parsed = parseSignatureEntryName(entry.name);
-      if (parsed === null || entry.type !== 'file') throw archiveError(source, `entry ${JSON.stringify(entry.name)} in the signature member is not a signature`);
+      if (parsed === null || entry.type !== 'file')
+        throw archiveError(
+          source,
+          `entry ${JSON.stringify(entry.name)} in the signature member is not a signature`,
+        );
       signatures.push({ entryName: entry.name, ...parsed, signature: entry.data });
     }
-    if (firstTar.endOfArchive) throw archiveError(source, 'the signature member ends with an end-of-archive marker');
+    if (firstTar.endOfArchive)
+      throw archiveError(source, 'the signature member ends with an end-of-archive marker');
     signedStart = members[0]!.end;
     rest = members.slice(1);
   }
   if (rest.length === 0) throw archiveError(source, 'has signatures but no index');
   let body;
   try {
-    body = readTar(rest.length === 1 ? rest[0]!.data : concatBytes(rest.map((m) => m.data)), { maxExtensionSize: 64 * 1024 });
+    body = readTar(rest.length === 1 ? rest[0]!.data : concatBytes(rest.map((m) => m.data)), {
+      maxExtensionSize: 64 * 1024,
+    });
   } catch (error) {
     throw archiveError(source, (error as Error).message, error);
   }
@@ -110,8 +129,13 @@ export function readIndexArchive(bytes: Uint8Array, options: ReadIndexOptions = 
     };
     if (entry.name === 'APKINDEX' && entry.type === 'file') text = decode();
     else if (entry.name === 'DESCRIPTION' && entry.type === 'file') description = decode().replace(/\n$/, '');
-    else if (entry.name.startsWith('.SIGN.')) throw archiveError(source, `signature ${JSON.stringify(entry.name)} outside the first member`);
-    else options.logger?.warn(`${source}: unexpected entry ${JSON.stringify(entry.name)} ignored`, 'REPO_INDEX_EXTRA_ENTRY');
+    else if (entry.name.startsWith('.SIGN.'))
+      throw archiveError(source, `signature ${JSON.stringify(entry.name)} outside the first member`);
+    else
+      options.logger?.warn(
+        `${source}: unexpected entry ${JSON.stringify(entry.name)} ignored`,
+        'REPO_INDEX_EXTRA_ENTRY',
+      );
   }
   if (text === undefined) throw archiveError(source, 'has no APKINDEX entry');
   const entries = parseIndexText(text, {
@@ -139,8 +163,13 @@ export interface IndexVerifyResult {
  * @param keyring - trusted keys; looked up by exact name, then with `.rsa.pub` trimmed (apko)
  * @returns OK, UNTRUSTED (unsigned, or no trusted key) or BAD (every trusted signature fails)
  */
-export function verifyIndexArchive(bytes: Uint8Array, archive: IndexArchive, keyring: Keyring): IndexVerifyResult {
-  if (archive.signatures.length === 0) return { status: 'UNTRUSTED', reason: 'the index is not signed', verifiedBy: [] };
+export function verifyIndexArchive(
+  bytes: Uint8Array,
+  archive: IndexArchive,
+  keyring: Keyring,
+): IndexVerifyResult {
+  if (archive.signatures.length === 0)
+    return { status: 'UNTRUSTED', reason: 'the index is not signed', verifiedBy: [] };
   const signed = bytes.subarray(archive.signedStart);
   const verifiedBy: string[] = [];
   const failed: string[] = [];
@@ -151,9 +180,23 @@ export function verifyIndexArchive(bytes: Uint8Array, archive: IndexArchive, key
     if (verifyBytes(key, signed, sig.signature, sig.algorithm)) verifiedBy.push(sig.keyName);
     else failed.push(sig.keyName);
   }
-  if (verifiedBy.length > 0) return { status: 'OK', reason: `signed by ${verifiedBy.map((k) => JSON.stringify(k)).join(', ')}`, verifiedBy };
-  if (failed.length > 0) return { status: 'BAD', reason: `signature by ${failed.map((k) => JSON.stringify(k)).join(', ')} does not verify with the key of that name`, verifiedBy };
-  return { status: 'UNTRUSTED', reason: `no trusted key for ${archive.signatures.map((s) => JSON.stringify(s.keyName)).join(', ')}`, verifiedBy };
+  if (verifiedBy.length > 0)
+    return {
+      status: 'OK',
+      reason: `signed by ${verifiedBy.map((k) => JSON.stringify(k)).join(', ')}`,
+      verifiedBy,
+    };
+  if (failed.length > 0)
+    return {
+      status: 'BAD',
+      reason: `signature by ${failed.map((k) => JSON.stringify(k)).join(', ')} does not verify with the key of that name`,
+      verifiedBy,
+    };
+  return {
+    status: 'UNTRUSTED',
+    reason: `no trusted key for ${archive.signatures.map((s) => JSON.stringify(s.keyName)).join(', ')}`,
+    verifiedBy,
+  };
 }
 
 /** A key to sign indexes with. */
@@ -176,7 +219,13 @@ export async function writeIndexArchive(
 ): Promise<Uint8Array> {
   const mtime = options.sourceDateEpoch ?? 0;
   const tar = new TarWriter();
-  tar.add({ name: 'APKINDEX', type: 'file', mode: 0o644, mtime, data: utf8(serializeIndexText(index.entries)) });
+  tar.add({
+    name: 'APKINDEX',
+    type: 'file',
+    mode: 0o644,
+    mtime,
+    data: utf8(serializeIndexText(index.entries)),
+  });
   tar.add({ name: 'DESCRIPTION', type: 'file', mode: 0o644, mtime, data: utf8(index.description ?? '') });
   const body = await gzip(tar.finish({ endOfArchive: true }));
   return options.signer === undefined ? body : signIndexBody(body, options.signer, mtime);
@@ -185,7 +234,15 @@ export async function writeIndexArchive(
 async function signIndexBody(body: Uint8Array, signer: IndexSigner, mtime: number): Promise<Uint8Array> {
   const algorithm = signer.algorithm ?? 'sha256';
   const tar = new TarWriter();
-  tar.add({ name: signatureEntryName(algorithm, signer.keyName), type: 'file', mode: 0o644, uname: 'root', gname: 'root', mtime, data: signBytes(signer.key, body, algorithm) });
+  tar.add({
+    name: signatureEntryName(algorithm, signer.keyName),
+    type: 'file',
+    mode: 0o644,
+    uname: 'root',
+    gname: 'root',
+    mtime,
+    data: signBytes(signer.key, body, algorithm),
+  });
   return concatBytes([await gzip(tar.finish({ endOfArchive: false })), body]);
 }
 
@@ -199,10 +256,18 @@ async function signIndexBody(body: Uint8Array, signer: IndexSigner, mtime: numbe
  * @returns the signed archive
  * @throws {RepoError} REPO_ALREADY_SIGNED, and the errors of {@link readIndexArchive}
  */
-export async function signIndexArchive(bytes: Uint8Array, signer: IndexSigner, options: { force?: boolean } = {}): Promise<Uint8Array> {
+export async function signIndexArchive(
+  bytes: Uint8Array,
+  signer: IndexSigner,
+  options: { force?: boolean } = {},
+): Promise<Uint8Array> {
   const archive = readIndexArchive(bytes);
   if (archive.signatures.length > 0 && options.force !== true) {
-    throw new RepoError('REPO_ALREADY_SIGNED', `index is already signed by ${archive.signatures.map((s) => s.keyName).join(', ')}`, { hint: 'pass --force to replace its signatures' });
+    throw new RepoError(
+      'REPO_ALREADY_SIGNED',
+      `index is already signed by ${archive.signatures.map((s) => s.keyName).join(', ')}`,
+      { hint: 'pass --force to replace its signatures' },
+    );
   }
   return signIndexBody(bytes.subarray(archive.signedStart), signer, 0);
 }

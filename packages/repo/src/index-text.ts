@@ -48,7 +48,18 @@ export interface ParseIndexOptions {
   source?: string;
 }
 
-const TEXT_FIELDS = { C: 'checksum', P: 'name', V: 'version', A: 'arch', T: 'description', U: 'url', L: 'license', o: 'origin', m: 'maintainer', c: 'commit' } as const;
+const TEXT_FIELDS = {
+  C: 'checksum',
+  P: 'name',
+  V: 'version',
+  A: 'arch',
+  T: 'description',
+  U: 'url',
+  L: 'license',
+  o: 'origin',
+  m: 'maintainer',
+  c: 'commit',
+} as const;
 const NUMBER_FIELDS = { S: 'size', I: 'installedSize', t: 'buildTime', k: 'providerPriority' } as const;
 const LIST_FIELDS = { D: 'depends', p: 'provides', i: 'installIf' } as const;
 
@@ -70,7 +81,9 @@ function splitList(value: string): string[] {
 export function parseIndexText(text: string, options: ParseIndexOptions = {}): IndexEntry[] {
   const source = options.source ?? 'APKINDEX';
   const fail = (line: number, message: string): never => {
-    throw new RepoError('REPO_BAD_INDEX', `${source}:${line}: ${message}`, { hint: 'the repository index is corrupt; regenerate it (tk melange index)' });
+    throw new RepoError('REPO_BAD_INDEX', `${source}:${line}: ${message}`, {
+      hint: 'the repository index is corrupt; regenerate it (tk melange index)',
+    });
   };
   const warn = (line: number, message: string, code: string): void => {
     if (options.strict === true) fail(line, message);
@@ -86,14 +99,28 @@ export function parseIndexText(text: string, options: ParseIndexOptions = {}): I
     for (const letter of ['P', 'V', 'C']) {
       if (get(letter) === undefined || get(letter) === '') fail(recordLine, `record has no ${letter}: field`);
     }
-    const entry: IndexEntry = { checksum: '', name: '', version: '', depends: [], provides: [], installIf: [], other: [] };
+    const entry: IndexEntry = {
+      checksum: '',
+      name: '',
+      version: '',
+      depends: [],
+      provides: [],
+      installIf: [],
+      other: [],
+    };
     for (const [letter, values] of record) {
       const last = values.at(-1)!;
-      if (values.length > 1) warn(last.line, `field ${letter}: appears ${values.length} times in one record; the last is used`, 'REPO_INDEX_REPEATED_FIELD');
+      if (values.length > 1)
+        warn(
+          last.line,
+          `field ${letter}: appears ${values.length} times in one record; the last is used`,
+          'REPO_INDEX_REPEATED_FIELD',
+        );
       if (letter in TEXT_FIELDS) {
         entry[TEXT_FIELDS[letter as keyof typeof TEXT_FIELDS]] = last.value;
       } else if (letter in NUMBER_FIELDS) {
-        if (!/^[0-9]{1,15}$/.test(last.value)) fail(last.line, `${letter}: is not a whole number: ${JSON.stringify(last.value.slice(0, 40))}`);
+        if (!/^[0-9]{1,15}$/.test(last.value))
+          fail(last.line, `${letter}: is not a whole number: ${JSON.stringify(last.value.slice(0, 40))}`);
         entry[NUMBER_FIELDS[letter as keyof typeof NUMBER_FIELDS]] = Number(last.value);
       } else if (letter in LIST_FIELDS) {
         entry[LIST_FIELDS[letter as keyof typeof LIST_FIELDS]] = splitList(last.value);
@@ -101,12 +128,19 @@ export function parseIndexText(text: string, options: ParseIndexOptions = {}): I
         for (const v of values) entry.other.push([letter, v.value]);
         if (/^[A-Z]$/.test(letter)) {
           entry.uninstallable = true;
-          options.warn?.(`${source}:${last.line}: unknown field ${letter}: makes ${get('P') ?? '?'} uninstallable for apk-tools`, 'REPO_INDEX_UNKNOWN_FIELD');
+          options.warn?.(
+            `${source}:${last.line}: unknown field ${letter}: makes ${get('P') ?? '?'} uninstallable for apk-tools`,
+            'REPO_INDEX_UNKNOWN_FIELD',
+          );
         }
       }
     }
     if (!/^(Q1[A-Za-z0-9+/]{27}=|X1[0-9a-f]{40})$/.test(entry.checksum)) {
-      warn(recordLine, `${entry.name}: C: ${JSON.stringify(entry.checksum.slice(0, 40))} is not a Q1 SHA-1 checksum`, 'REPO_INDEX_BAD_CHECKSUM');
+      warn(
+        recordLine,
+        `${entry.name}: C: ${JSON.stringify(entry.checksum.slice(0, 40))} is not a Q1 SHA-1 checksum`,
+        'REPO_INDEX_BAD_CHECKSUM',
+      );
     }
     entries.push(entry);
     record = undefined;
@@ -148,7 +182,8 @@ export function serializeIndexText(entries: readonly IndexEntry[]): string {
     const put = (letter: string, value: string | number | undefined): void => {
       if (value === undefined || value === '') return;
       const text = String(value);
-      if (/[\r\n]/.test(text)) throw new RepoError('REPO_BAD_INDEX', `${e.name}: ${letter}: contains a line break`);
+      if (/[\r\n]/.test(text))
+        throw new RepoError('REPO_BAD_INDEX', `${e.name}: ${letter}: contains a line break`);
       out.push(`${letter}:${text}`);
     };
     put('C', e.checksum);

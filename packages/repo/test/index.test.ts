@@ -37,12 +37,19 @@ describe('real indexes', () => {
     const index = readIndexArchive(bytes, { strict: true });
     expect(index.entries).toHaveLength(5004);
     expect(index.description).toBe('v3.17.3-216-g54a39ace82a');
-    expect(index.entries.every((e) => e.checksum.startsWith('Q1') && e.name !== '' && e.version !== '')).toBe(true);
+    expect(index.entries.every((e) => e.checksum.startsWith('Q1') && e.name !== '' && e.version !== '')).toBe(
+      true,
+    );
     const busybox = index.entries.find((e) => e.name === 'busybox')!;
     expect(busybox).toMatchObject({ arch: 'aarch64', origin: 'busybox', license: 'GPL-2.0-only' });
     expect(busybox.provides.some((p) => p.startsWith('cmd:busybox='))).toBe(true);
-    expect(verifyIndexArchive(bytes, index, keyring('keys/alpine-devel@lists.alpinelinux.org-616ae350.rsa.pub'))).toMatchObject({ status: 'OK' });
-    expect(verifyIndexArchive(bytes, index, keyring('keys/alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub')).status).toBe('UNTRUSTED');
+    expect(
+      verifyIndexArchive(bytes, index, keyring('keys/alpine-devel@lists.alpinelinux.org-616ae350.rsa.pub')),
+    ).toMatchObject({ status: 'OK' });
+    expect(
+      verifyIndexArchive(bytes, index, keyring('keys/alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub'))
+        .status,
+    ).toBe('UNTRUSTED');
   });
 
   it('re-serialises the Alpine index text byte for byte (apk-tools field order)', () => {
@@ -67,7 +74,10 @@ describe('real indexes', () => {
     expect(index.entries[0]!.name).toBe('7zip');
     expect(index.signatures).toHaveLength(3);
     for (const key of readdirSync(join(FIXTURES, 'multisig/keys'))) {
-      expect(verifyIndexArchive(bytes, index, keyring(`multisig/keys/${key}`))).toMatchObject({ status: 'OK', verifiedBy: [key] });
+      expect(verifyIndexArchive(bytes, index, keyring(`multisig/keys/${key}`))).toMatchObject({
+        status: 'OK',
+        verifiedBy: [key],
+      });
     }
   });
 
@@ -76,7 +86,9 @@ describe('real indexes', () => {
     const index = readIndexArchive(bytes);
     expect(verifyIndexArchive(bytes, index, keyring('apko-testrepo/melange.rsa.pub')).status).toBe('OK');
     for (const entry of index.entries) {
-      const fromPackage = indexEntryFromApk(readApk(read(`apko-testrepo/${arch}/${entry.name}-${entry.version}.apk`)));
+      const fromPackage = indexEntryFromApk(
+        readApk(read(`apko-testrepo/${arch}/${entry.name}-${entry.version}.apk`)),
+      );
       expect({ ...fromPackage, buildTime: 0 }).toEqual(entry);
     }
   });
@@ -88,7 +100,10 @@ describe('real indexes', () => {
     impostor.add('melange.rsa.pub', (await generateKeyPair({ bits: 2048 })).publicKey);
     expect(verifyIndexArchive(bytes, index, impostor).status).toBe('BAD');
     const unsigned = bytes.subarray(index.signedStart);
-    expect(verifyIndexArchive(unsigned, readIndexArchive(unsigned), keyring('apko-testrepo/melange.rsa.pub')).status).toBe('UNTRUSTED');
+    expect(
+      verifyIndexArchive(unsigned, readIndexArchive(unsigned), keyring('apko-testrepo/melange.rsa.pub'))
+        .status,
+    ).toBe('UNTRUSTED');
   });
 });
 
@@ -98,16 +113,33 @@ describe('writing indexes', () => {
   it('re-signing the real unsigned body with the test key reproduces the real index signature', async () => {
     const bytes = read('apko-testrepo/x86_64/APKINDEX.tar.gz');
     const original = readIndexArchive(bytes);
-    const resigned = await signIndexArchive(bytes.subarray(original.signedStart), { key: testKey(), keyName: 'melange.rsa.pub' });
+    const resigned = await signIndexArchive(bytes.subarray(original.signedStart), {
+      key: testKey(),
+      keyName: 'melange.rsa.pub',
+    });
     const again = readIndexArchive(resigned);
-    expect(Buffer.from(again.signatures[0]!.signature).equals(Buffer.from(original.signatures[0]!.signature))).toBe(true);
-    await expect(signIndexArchive(bytes, { key: testKey(), keyName: 'melange.rsa.pub' })).rejects.toMatchObject({ code: 'REPO_ALREADY_SIGNED' });
-    expect(readIndexArchive(await signIndexArchive(bytes, { key: testKey(), keyName: 'melange.rsa.pub' }, { force: true })).signatures).toHaveLength(1);
+    expect(
+      Buffer.from(again.signatures[0]!.signature).equals(Buffer.from(original.signatures[0]!.signature)),
+    ).toBe(true);
+    await expect(
+      signIndexArchive(bytes, { key: testKey(), keyName: 'melange.rsa.pub' }),
+    ).rejects.toMatchObject({ code: 'REPO_ALREADY_SIGNED' });
+    expect(
+      readIndexArchive(
+        await signIndexArchive(bytes, { key: testKey(), keyName: 'melange.rsa.pub' }, { force: true }),
+      ).signatures,
+    ).toHaveLength(1);
   });
 
   it('writes a signed index that openssl verifies, that reads back identically, and that is deterministic', async () => {
-    const a = await writeIndexArchive({ entries, description: 'test' }, { signer: { key: testKey(), keyName: 'melange.rsa.pub' } });
-    const b = await writeIndexArchive({ entries, description: 'test' }, { signer: { key: testKey(), keyName: 'melange.rsa.pub' } });
+    const a = await writeIndexArchive(
+      { entries, description: 'test' },
+      { signer: { key: testKey(), keyName: 'melange.rsa.pub' } },
+    );
+    const b = await writeIndexArchive(
+      { entries, description: 'test' },
+      { signer: { key: testKey(), keyName: 'melange.rsa.pub' } },
+    );
     expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
     const back = readIndexArchive(a, { strict: true });
     expect(back.entries).toEqual(entries);
@@ -116,7 +148,19 @@ describe('writing indexes', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tk-index-'));
     writeFileSync(join(dir, 'body.gz'), a.subarray(back.signedStart));
     writeFileSync(join(dir, 'sig'), back.signatures[0]!.signature);
-    const out = execFileSync('openssl', ['dgst', '-sha256', '-verify', join(FIXTURES, 'apko-testrepo/melange.rsa.pub'), '-signature', join(dir, 'sig'), join(dir, 'body.gz')], { encoding: 'utf8' });
+    const out = execFileSync(
+      'openssl',
+      [
+        'dgst',
+        '-sha256',
+        '-verify',
+        join(FIXTURES, 'apko-testrepo/melange.rsa.pub'),
+        '-signature',
+        join(dir, 'sig'),
+        join(dir, 'body.gz'),
+      ],
+      { encoding: 'utf8' },
+    );
     expect(out.trim()).toBe('Verified OK');
     // GNU tar reads the body like any tar.gz: APKINDEX then DESCRIPTION.
     const listing = execFileSync('tar', ['-tzf', join(dir, 'body.gz')], { encoding: 'utf8' });
@@ -124,7 +168,10 @@ describe('writing indexes', () => {
   });
 
   it('signs with RSA-SHA1 for old apk-tools', async () => {
-    const a = await writeIndexArchive({ entries }, { signer: { key: testKey(), keyName: 'melange.rsa.pub', algorithm: 'sha1' } });
+    const a = await writeIndexArchive(
+      { entries },
+      { signer: { key: testKey(), keyName: 'melange.rsa.pub', algorithm: 'sha1' } },
+    );
     const back = readIndexArchive(a);
     expect(back.signatures[0]!.entryName).toBe('.SIGN.RSA.melange.rsa.pub');
     expect(verifyIndexArchive(a, back, keyring('apko-testrepo/melange.rsa.pub')).status).toBe('OK');
@@ -142,13 +189,19 @@ describe('index text edge cases and hostile input', () => {
   const record = 'C:Q11/HhSewwwOXgl0r0ffb0O0BRtYc=\nP:a\nV:1.0-r0\n';
 
   it('reads a last record without its final blank line', () => {
-    expect(parseIndexText(`${record}\n${record.replace('P:a', 'P:b')}`).map((e) => e.name)).toEqual(['a', 'b']);
+    expect(parseIndexText(`${record}\n${record.replace('P:a', 'P:b')}`).map((e) => e.name)).toEqual([
+      'a',
+      'b',
+    ]);
   });
 
   it('keeps unknown letters and flags unknown uppercase ones as apk-tools does', () => {
     const warnings: string[] = [];
     const [entry] = parseIndexText(`${record}z:lower\nZ:upper\n\n`, { warn: (_m, c) => warnings.push(c) });
-    expect(entry!.other).toEqual([['z', 'lower'], ['Z', 'upper']]);
+    expect(entry!.other).toEqual([
+      ['z', 'lower'],
+      ['Z', 'upper'],
+    ]);
     expect(entry!.uninstallable).toBe(true);
     expect(warnings).toEqual(['REPO_INDEX_UNKNOWN_FIELD']);
     expect(serializeIndexText([entry!])).toContain('z:lower\nZ:upper\n');
@@ -167,26 +220,46 @@ describe('index text edge cases and hostile input', () => {
     const warnings: string[] = [];
     expect(parseIndexText(`${record}garbage\n\n`, { warn: (_m, c) => warnings.push(c) })).toHaveLength(1);
     expect(warnings).toEqual(['REPO_INDEX_BAD_LINE']);
-    expect(() => parseIndexText(`${record}garbage\n\n`, { strict: true })).toThrow(expect.objectContaining({ code: 'REPO_BAD_INDEX' }));
+    expect(() => parseIndexText(`${record}garbage\n\n`, { strict: true })).toThrow(
+      expect.objectContaining({ code: 'REPO_BAD_INDEX' }),
+    );
   });
 
-  const tarGz = (entries: Parameters<typeof writeTar>[0], endOfArchive = true) => gzipSync(writeTar(entries, { endOfArchive }));
+  const tarGz = (entries: Parameters<typeof writeTar>[0], endOfArchive = true) =>
+    gzipSync(writeTar(entries, { endOfArchive }));
   it.each([
     ['not gzip', new TextEncoder().encode('nope'), 'REPO_BAD_INDEX_ARCHIVE'],
-    ['no APKINDEX entry', tarGz([{ name: 'DESCRIPTION', type: 'file', data: new Uint8Array(0) }]), 'REPO_BAD_INDEX_ARCHIVE'],
-    ['signatures only', tarGz([{ name: '.SIGN.RSA.k.rsa.pub', type: 'file', data: new Uint8Array(4) }], false), 'REPO_BAD_INDEX_ARCHIVE'],
     [
-      'a signature member with an end-of-archive marker',
-      concatBytes([tarGz([{ name: '.SIGN.RSA.k.rsa.pub', type: 'file', data: new Uint8Array(4) }]), tarGz([{ name: 'APKINDEX', type: 'file', data: new Uint8Array(0) }])]),
+      'no APKINDEX entry',
+      tarGz([{ name: 'DESCRIPTION', type: 'file', data: new Uint8Array(0) }]),
       'REPO_BAD_INDEX_ARCHIVE',
     ],
-    ['a truncated archive', read('wolfi/x86_64-subset-APKINDEX.tar.gz').subarray(0, 3000), 'REPO_BAD_INDEX_ARCHIVE'],
+    [
+      'signatures only',
+      tarGz([{ name: '.SIGN.RSA.k.rsa.pub', type: 'file', data: new Uint8Array(4) }], false),
+      'REPO_BAD_INDEX_ARCHIVE',
+    ],
+    [
+      'a signature member with an end-of-archive marker',
+      concatBytes([
+        tarGz([{ name: '.SIGN.RSA.k.rsa.pub', type: 'file', data: new Uint8Array(4) }]),
+        tarGz([{ name: 'APKINDEX', type: 'file', data: new Uint8Array(0) }]),
+      ]),
+      'REPO_BAD_INDEX_ARCHIVE',
+    ],
+    [
+      'a truncated archive',
+      read('wolfi/x86_64-subset-APKINDEX.tar.gz').subarray(0, 3000),
+      'REPO_BAD_INDEX_ARCHIVE',
+    ],
   ])('refuses %s', (_name, bytes, code) => {
     expect(() => readIndexArchive(bytes)).toThrow(expect.objectContaining({ code }));
   });
 
   it('refuses an index that decompresses past the limit', () => {
     const big = tarGz([{ name: 'APKINDEX', type: 'file', data: new Uint8Array(5 << 20) }]);
-    expect(() => readIndexArchive(big, { maxBytes: 1 << 20 })).toThrow(expect.objectContaining({ code: 'REPO_TOO_LARGE' }));
+    expect(() => readIndexArchive(big, { maxBytes: 1 << 20 })).toThrow(
+      expect.objectContaining({ code: 'REPO_TOO_LARGE' }),
+    );
   });
 });

@@ -37,9 +37,24 @@ const TYPES: Readonly<Record<string, TarEntryType>> = {
 };
 
 /** PAX keys folded into header fields rather than kept in `pax`. */
-const PAX_FIELDS = new Set(['path', 'linkpath', 'size', 'uid', 'gid', 'uname', 'gname', 'mtime', 'atime', 'ctime']);
+const PAX_FIELDS = new Set([
+  'path',
+  'linkpath',
+  'size',
+  'uid',
+  'gid',
+  'uname',
+  'gname',
+  'mtime',
+  'atime',
+  'ctime',
+]);
 
-function bad(offset: number, message: string, code: 'TAR_BAD_HEADER' | 'TAR_BAD_EXTENSION' | 'TAR_UNSUPPORTED' = 'TAR_BAD_HEADER'): TarError {
+function bad(
+  offset: number,
+  message: string,
+  code: 'TAR_BAD_HEADER' | 'TAR_BAD_EXTENSION' | 'TAR_UNSUPPORTED' = 'TAR_BAD_HEADER',
+): TarError {
   return new TarError(code, `tar header at byte ${offset}: ${message}`, {
     hint: 'the archive is corrupt or was made to attack the reader; do not trust it',
     data: { offset },
@@ -80,7 +95,10 @@ function number(block: Uint8Array, start: number, size: number, offset: number, 
     }
     return value;
   }
-  const s = Buffer.from(raw).toString('latin1').replace(/[\0 ]+$/, '').replace(/^[ ]+/, '');
+  const s = Buffer.from(raw)
+    .toString('latin1')
+    .replace(/[\0 ]+$/, '')
+    .replace(/^[ ]+/, '');
   if (s === '') return 0;
   if (!/^[0-7]+$/.test(s)) throw bad(offset, `${name} field is not octal (${JSON.stringify(s)})`);
   return parseInt(s, 8);
@@ -95,7 +113,8 @@ function verifyChecksum(block: Uint8Array, offset: number): void {
     unsigned += b;
     signed += b > 127 ? b - 256 : b;
   }
-  if (stored !== unsigned && stored !== signed) throw bad(offset, `checksum ${stored} does not match the header (${unsigned})`);
+  if (stored !== unsigned && stored !== signed)
+    throw bad(offset, `checksum ${stored} does not match the header (${unsigned})`);
 }
 
 function isZeroBlock(block: Uint8Array): boolean {
@@ -111,10 +130,12 @@ export function parsePaxRecords(data: Uint8Array, offset: number): Map<string, U
     const space = data.indexOf(0x20, pos);
     if (space < 0 || space - pos > 20) throw bad(offset, 'malformed PAX record length', 'TAR_BAD_EXTENSION');
     const lengthText = Buffer.from(data.subarray(pos, space)).toString('latin1');
-    if (!/^[1-9][0-9]*$/.test(lengthText)) throw bad(offset, `malformed PAX record length ${JSON.stringify(lengthText)}`, 'TAR_BAD_EXTENSION');
+    if (!/^[1-9][0-9]*$/.test(lengthText))
+      throw bad(offset, `malformed PAX record length ${JSON.stringify(lengthText)}`, 'TAR_BAD_EXTENSION');
     const length = Number(lengthText);
     const end = pos + length;
-    if (end > data.length || end <= space + 1 || data[end - 1] !== 0x0a) throw bad(offset, 'PAX record overruns its header', 'TAR_BAD_EXTENSION');
+    if (end > data.length || end <= space + 1 || data[end - 1] !== 0x0a)
+      throw bad(offset, 'PAX record overruns its header', 'TAR_BAD_EXTENSION');
     const record = data.subarray(space + 1, end - 1);
     const eq = record.indexOf(0x3d);
     if (eq <= 0) throw bad(offset, 'PAX record without a key', 'TAR_BAD_EXTENSION');
@@ -134,7 +155,8 @@ export function parsePaxRecords(data: Uint8Array, offset: number): Map<string, U
 function paxNumber(value: string, offset: number, key: string): number {
   // mtime may carry a fraction ("1700000000.123"); tk keeps whole seconds.
   const m = /^(-?[0-9]{1,16})(\.[0-9]*)?$/.exec(value);
-  if (m?.[1] === undefined) throw bad(offset, `PAX ${key} is not a number (${JSON.stringify(value)})`, 'TAR_BAD_EXTENSION');
+  if (m?.[1] === undefined)
+    throw bad(offset, `PAX ${key} is not a number (${JSON.stringify(value)})`, 'TAR_BAD_EXTENSION');
   const n = Number(m[1]);
   if (n < 0 && key !== 'mtime') throw bad(offset, `negative PAX ${key}`, 'TAR_BAD_EXTENSION');
   return n;
@@ -167,7 +189,8 @@ export function* iterateTar(archive: Uint8Array, options: TarReadOptions = {}): 
       if (pending) throw bad(pos, 'archive ends after an extension header with no entry');
       // Go and GNU tar: a zero block followed by a non-zero one is an error, two zero blocks end the archive.
       const next = archive.subarray(pos + BLOCK_SIZE, pos + 2 * BLOCK_SIZE);
-      if (next.length === BLOCK_SIZE && !isZeroBlock(next)) throw bad(pos + BLOCK_SIZE, 'header after a single end-of-archive block');
+      if (next.length === BLOCK_SIZE && !isZeroBlock(next))
+        throw bad(pos + BLOCK_SIZE, 'header after a single end-of-archive block');
       return true;
     }
     verifyChecksum(block, pos);
@@ -181,10 +204,14 @@ export function* iterateTar(archive: Uint8Array, options: TarReadOptions = {}): 
 
     if (typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K') {
       if (size > maxExtension) {
-        throw new TarError('TAR_BAD_EXTENSION', `tar header at byte ${pos}: ${typeflag} extension of ${size} bytes exceeds the ${maxExtension}-byte limit`, {
-          hint: 'the archive is corrupt or hostile',
-          data: { offset: pos },
-        });
+        throw new TarError(
+          'TAR_BAD_EXTENSION',
+          `tar header at byte ${pos}: ${typeflag} extension of ${size} bytes exceeds the ${maxExtension}-byte limit`,
+          {
+            hint: 'the archive is corrupt or hostile',
+            data: { offset: pos },
+          },
+        );
       }
       if (dataStart + size > archive.length) throw truncated(pos, 'an extension header');
       const data = archive.subarray(dataStart, dataStart + size);
@@ -204,7 +231,8 @@ export function* iterateTar(archive: Uint8Array, options: TarReadOptions = {}): 
     }
 
     const type = TYPES[typeflag];
-    if (type === undefined) throw bad(pos, `unsupported entry type ${JSON.stringify(typeflag)}`, 'TAR_UNSUPPORTED');
+    if (type === undefined)
+      throw bad(pos, `unsupported entry type ${JSON.stringify(typeflag)}`, 'TAR_UNSUPPORTED');
     if (++count > maxEntries) throw bad(pos, `more than ${maxEntries} entries`);
 
     let name = text(block, 0, 100);

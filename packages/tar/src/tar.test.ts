@@ -62,7 +62,15 @@ describe('tar writer formats', () => {
   const veryLong = `${'x/'.repeat(150)}file`;
   const entries: TarWriteEntry[] = [
     { name: 'dir', type: 'directory', mtime: 1700000000 },
-    { name: 'dir/file', type: 'file', data: new TextEncoder().encode('hello\n'), uid: 1000, gid: 1000, uname: 'build', gname: 'build' },
+    {
+      name: 'dir/file',
+      type: 'file',
+      data: new TextEncoder().encode('hello\n'),
+      uid: 1000,
+      gid: 1000,
+      uname: 'build',
+      gname: 'build',
+    },
     { name: long, type: 'file', data: new Uint8Array(700) },
     { name: veryLong, type: 'file', data: new Uint8Array(3) },
     { name: 'dir/ünïcode', type: 'file', data: new Uint8Array(1) },
@@ -70,7 +78,12 @@ describe('tar writer formats', () => {
     { name: 'dir/hard', type: 'hardlink', linkname: 'dir/file' },
     { name: 'dev/null', type: 'char', devmajor: 1, devminor: 3, mode: 0o666 },
     { name: 'bigid', type: 'file', uid: 3_000_000, data: new Uint8Array(0) },
-    { name: 'xattr', type: 'file', xattrs: { 'security.capability': Uint8Array.of(1, 0, 0, 2, 0x20, 0, 0, 0, 0xff, 0) }, data: new Uint8Array(0) },
+    {
+      name: 'xattr',
+      type: 'file',
+      xattrs: { 'security.capability': Uint8Array.of(1, 0, 0, 2, 0x20, 0, 0, 0, 0xff, 0) },
+      data: new Uint8Array(0),
+    },
     { name: 'tmp', type: 'directory', mode: 0o1777 },
   ];
   const archive = writeTar(entries);
@@ -82,7 +95,9 @@ describe('tar writer formats', () => {
     expect(back[5]).toMatchObject({ type: 'symlink', linkname: '../dir/file', mode: 0o777 });
     expect(back[7]).toMatchObject({ devmajor: 1, devminor: 3, mode: 0o666 });
     expect(back[8]!.uid).toBe(3_000_000);
-    expect(back[9]!.xattrs).toEqual({ 'security.capability': Uint8Array.of(1, 0, 0, 2, 0x20, 0, 0, 0, 0xff, 0) });
+    expect(back[9]!.xattrs).toEqual({
+      'security.capability': Uint8Array.of(1, 0, 0, 2, 0x20, 0, 0, 0, 0xff, 0),
+    });
     expect(back[9]!.pax).toEqual({});
     expect(back[10]!.mode).toBe(0o1777);
     expect(archive.length % BLOCK_SIZE).toBe(0);
@@ -100,18 +115,36 @@ describe('tar writer formats', () => {
     writeFileSync(file, archive);
     const gnu = execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).trim().split('\n');
     expect(gnu).toEqual(entries.map((e) => e.name));
-    const py = execFileSync('python3', ['-c', 'import sys,tarfile;t=tarfile.open(sys.argv[1]);print("\\n".join(f"{m.name} {m.uid} {m.mode:o} {m.linkname}" for m in t))', file], { encoding: 'utf8' });
+    const py = execFileSync(
+      'python3',
+      [
+        '-c',
+        'import sys,tarfile;t=tarfile.open(sys.argv[1]);print("\\n".join(f"{m.name} {m.uid} {m.mode:o} {m.linkname}" for m in t))',
+        file,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(py).toContain(`${veryLong} 0 644`);
     expect(py).toContain('bigid 3000000 644');
     expect(py).toContain('dir/link 0 777 ../dir/file');
   });
 
   it('refuses entries tar cannot carry', () => {
-    expect(() => encodeHeader({ name: '', type: 'file' })).toThrow(expect.objectContaining({ code: 'TAR_BAD_INPUT' }));
-    expect(() => encodeHeader({ name: 'a\0b', type: 'file' })).toThrow(expect.objectContaining({ code: 'TAR_BAD_INPUT' }));
-    expect(() => encodeHeader({ name: 'a', type: 'directory', data: new Uint8Array(1) })).toThrow(expect.objectContaining({ code: 'TAR_BAD_INPUT' }));
-    expect(() => encodeHeader({ name: 'a', type: 'file', pax: { 'k=v': 'x' } })).toThrow(expect.objectContaining({ code: 'TAR_BAD_INPUT' }));
-    expect(() => encodeHeader({ name: 'a', type: 'file', mode: 1e10 })).toThrow(expect.objectContaining({ code: 'TAR_BAD_INPUT' }));
+    expect(() => encodeHeader({ name: '', type: 'file' })).toThrow(
+      expect.objectContaining({ code: 'TAR_BAD_INPUT' }),
+    );
+    expect(() => encodeHeader({ name: 'a\0b', type: 'file' })).toThrow(
+      expect.objectContaining({ code: 'TAR_BAD_INPUT' }),
+    );
+    expect(() => encodeHeader({ name: 'a', type: 'directory', data: new Uint8Array(1) })).toThrow(
+      expect.objectContaining({ code: 'TAR_BAD_INPUT' }),
+    );
+    expect(() => encodeHeader({ name: 'a', type: 'file', pax: { 'k=v': 'x' } })).toThrow(
+      expect.objectContaining({ code: 'TAR_BAD_INPUT' }),
+    );
+    expect(() => encodeHeader({ name: 'a', type: 'file', mode: 1e10 })).toThrow(
+      expect.objectContaining({ code: 'TAR_BAD_INPUT' }),
+    );
   });
 });
 
@@ -137,19 +170,60 @@ describe('tar reader refuses hostile input', () => {
     reChecksum(h);
     const padded = new Uint8Array(Math.ceil(body.length / 512) * 512);
     padded.set(body);
-    return new Uint8Array([...h, ...padded, ...encodeHeader({ name: 'a', type: 'file' }), ...new Uint8Array(1024)]);
+    return new Uint8Array([
+      ...h,
+      ...padded,
+      ...encodeHeader({ name: 'a', type: 'file' }),
+      ...new Uint8Array(1024),
+    ]);
   };
   const cases: [string, Uint8Array, string][] = [
     ['a truncated header', good.subarray(0, 300), 'TAR_TRUNCATED'],
     ['truncated data', good.subarray(0, 1024), 'TAR_TRUNCATED'],
     ['a bad checksum', mutate(good, (b) => (b[0] = 0x62)), 'TAR_BAD_HEADER'],
-    ['a missing ustar magic', mutate(good, (b) => { b[257] = 0x78; reChecksum(b); }), 'TAR_BAD_HEADER'],
-    ['a non-octal size', mutate(good, (b) => { b[124] = 0x39; reChecksum(b); }), 'TAR_BAD_HEADER'],
-    ['a negative base-256 size', mutate(good, (b) => { b[124] = 0xff; reChecksum(b); }), 'TAR_BAD_HEADER'],
-    ['an unsupported type (sparse)', mutate(good, (b) => { b[156] = 'S'.charCodeAt(0); reChecksum(b); }), 'TAR_UNSUPPORTED'],
-    ['a header after a single zero block', new Uint8Array([...new Uint8Array(512), ...good]), 'TAR_BAD_HEADER'],
+    [
+      'a missing ustar magic',
+      mutate(good, (b) => {
+        b[257] = 0x78;
+        reChecksum(b);
+      }),
+      'TAR_BAD_HEADER',
+    ],
+    [
+      'a non-octal size',
+      mutate(good, (b) => {
+        b[124] = 0x39;
+        reChecksum(b);
+      }),
+      'TAR_BAD_HEADER',
+    ],
+    [
+      'a negative base-256 size',
+      mutate(good, (b) => {
+        b[124] = 0xff;
+        reChecksum(b);
+      }),
+      'TAR_BAD_HEADER',
+    ],
+    [
+      'an unsupported type (sparse)',
+      mutate(good, (b) => {
+        b[156] = 'S'.charCodeAt(0);
+        reChecksum(b);
+      }),
+      'TAR_UNSUPPORTED',
+    ],
+    [
+      'a header after a single zero block',
+      new Uint8Array([...new Uint8Array(512), ...good]),
+      'TAR_BAD_HEADER',
+    ],
     ['a PAX header with no entry after it', withPax.subarray(0, 1024), 'TAR_TRUNCATED'],
-    ['a PAX header followed by the end marker', new Uint8Array([...withPax.subarray(0, 1024), ...new Uint8Array(1024)]), 'TAR_BAD_HEADER'],
+    [
+      'a PAX header followed by the end marker',
+      new Uint8Array([...withPax.subarray(0, 1024), ...new Uint8Array(1024)]),
+      'TAR_BAD_HEADER',
+    ],
     ['a PAX record longer than its header', paxArchive('99 path=x\n'), 'TAR_BAD_EXTENSION'],
     ['a PAX record with a bad length', paxArchive('x path=a\n'), 'TAR_BAD_EXTENSION'],
     ['a PAX record without "="', paxArchive('9 pathxx\n'), 'TAR_BAD_EXTENSION'],
@@ -161,12 +235,16 @@ describe('tar reader refuses hostile input', () => {
 
   it('refuses an oversized PAX header before reading it', () => {
     const huge = writeTar([{ name: 'a', type: 'file', pax: { big: 'x'.repeat(70_000) } }]);
-    expect(() => readTar(huge, { maxExtensionSize: 65536 })).toThrow(expect.objectContaining({ code: 'TAR_BAD_EXTENSION' }));
+    expect(() => readTar(huge, { maxExtensionSize: 65536 })).toThrow(
+      expect.objectContaining({ code: 'TAR_BAD_EXTENSION' }),
+    );
     expect(readTar(huge).entries[0]!.pax['big']!.length).toBe(70_000);
   });
 
   it('reads an archive without an end-of-archive marker (apk control sections)', () => {
-    const noEnd = writeTar([{ name: '.PKGINFO', type: 'file', data: new Uint8Array(5) }], { endOfArchive: false });
+    const noEnd = writeTar([{ name: '.PKGINFO', type: 'file', data: new Uint8Array(5) }], {
+      endOfArchive: false,
+    });
     expect(readTar(noEnd)).toMatchObject({ endOfArchive: false, entries: [{ name: '.PKGINFO' }] });
   });
 });
@@ -179,9 +257,12 @@ describe('entry path safety', () => {
   ])('accepts %s as %s', (input, output) => {
     expect(checkEntryPath(input)).toBe(output);
   });
-  it.each(['../x', '/etc/x', 'a/../../x', 'a/./b', '', '.', 'a//b', 'a\nb', 'a\\..\\b', 'a\0b'])('refuses %j', (input) => {
-    expect(() => checkEntryPath(input)).toThrow(expect.objectContaining({ code: 'TAR_UNSAFE_PATH' }));
-  });
+  it.each(['../x', '/etc/x', 'a/../../x', 'a/./b', '', '.', 'a//b', 'a\nb', 'a\\..\\b', 'a\0b'])(
+    'refuses %j',
+    (input) => {
+      expect(() => checkEntryPath(input)).toThrow(expect.objectContaining({ code: 'TAR_UNSAFE_PATH' }));
+    },
+  );
   it('keeps link targets inside the root', () => {
     expect(linkStaysInside('usr/bin/sh', 'busybox')).toBe(true);
     expect(linkStaysInside('usr/bin/sh', '../../bin/busybox')).toBe(true);

@@ -43,11 +43,14 @@ const F = {
 type Field = keyof typeof F;
 
 function isAscii(s: string): boolean {
-  return /^[\x00-\x7f]*$/.test(s);
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 function toAscii(s: string): string {
-  return s.replace(/[^\x00-\x7f]/g, '');
+  let out = '';
+  for (const c of s) if (c.charCodeAt(0) <= 0x7f) out += c;
+  return out;
 }
 
 function fitsInOctal(width: number, value: number): boolean {
@@ -124,13 +127,16 @@ function validate(entry: TarWriteEntry): void {
   if (entry.name === '') bad('empty name');
   if (entry.name.includes('\0') || (entry.linkname ?? '').includes('\0')) bad('NUL in a name');
   if (!(entry.type in TYPEFLAGS)) bad(`unknown type ${String(entry.type)}`);
-  if (entry.data !== undefined && entry.data.length > 0 && entry.type !== 'file') bad(`a ${entry.type} cannot carry data`);
+  if (entry.data !== undefined && entry.data.length > 0 && entry.type !== 'file')
+    bad(`a ${entry.type} cannot carry data`);
   for (const [key, value] of Object.entries(entry.pax ?? {})) {
-    if (key === '' || key.includes('=') || key.includes('\0') || value.includes('\0')) bad(`invalid PAX record ${JSON.stringify(key)}`);
+    if (key === '' || key.includes('=') || key.includes('\0') || value.includes('\0'))
+      bad(`invalid PAX record ${JSON.stringify(key)}`);
     if (key.startsWith('SCHILY.xattr.')) bad(`xattr ${JSON.stringify(key)} belongs in xattrs`);
   }
   for (const key of Object.keys(entry.xattrs ?? {})) {
-    if (key === '' || key.includes('=') || key.includes('\0')) bad(`invalid xattr name ${JSON.stringify(key)}`);
+    if (key === '' || key.includes('=') || key.includes('\0'))
+      bad(`invalid xattr name ${JSON.stringify(key)}`);
   }
   for (const n of [entry.mode, entry.uid, entry.gid, entry.mtime, entry.devmajor, entry.devminor]) {
     if (n !== undefined && (!Number.isSafeInteger(n) || n < 0)) bad(`invalid number ${n}`);
@@ -211,7 +217,11 @@ export function encodeHeader(entry: TarWriteEntry): Uint8Array {
     ustar = false;
     for (const [key, value] of Object.entries(extra)) if (!(key in records)) records[key] = value;
   }
-  if (!ustar && !pax) throw new TarError('TAR_BAD_INPUT', `cannot write tar entry ${JSON.stringify(h.name)}: a field is too large for any tar format`);
+  if (!ustar && !pax)
+    throw new TarError(
+      'TAR_BAD_INPUT',
+      `cannot write tar entry ${JSON.stringify(h.name)}: a field is too large for any tar format`,
+    );
 
   const main = new Block();
   const template = (name: string, ascii: (s: string) => string): void => {
@@ -241,7 +251,11 @@ export function encodeHeader(entry: TarWriteEntry): Uint8Array {
       .sort()
       .map((key) => encodePaxRecord(key, records[key] ?? '')),
   );
-  if (body.length > MAX_PAX_SIZE) throw new TarError('TAR_BAD_INPUT', `PAX records of ${JSON.stringify(h.name)} exceed ${MAX_PAX_SIZE} bytes`);
+  if (body.length > MAX_PAX_SIZE)
+    throw new TarError(
+      'TAR_BAD_INPUT',
+      `PAX records of ${JSON.stringify(h.name)} exceed ${MAX_PAX_SIZE} bytes`,
+    );
   const paxHeader = new Block();
   paxHeader.string('name', paxHeaderName(h.name));
   paxHeader.octal('mode', 0);
@@ -323,7 +337,10 @@ export class TarWriter {
  * @param options - see {@link TarWriter.finish}
  * @returns the archive bytes
  */
-export function writeTar(entries: readonly TarWriteEntry[], options: { endOfArchive?: boolean } = {}): Uint8Array {
+export function writeTar(
+  entries: readonly TarWriteEntry[],
+  options: { endOfArchive?: boolean } = {},
+): Uint8Array {
   const writer = new TarWriter();
   for (const entry of entries) writer.add(entry);
   return concatBytes(writer.finish(options));

@@ -1,0 +1,78 @@
+/**
+ * The `tk` program: the melange, apko and apk command trees under one binary, a global `--log-level`,
+ * and one error handler. `runCli` runs a command line against a context, so tests run commands in-process.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { createCliLogger, renderError, type CliContext, type LogLevel, type TextSink } from '@tk/cli';
+import { melangeCommand } from '@tk/melange';
+import { apkCommand } from '@tk/apk-cli';
+
+/** tk's version. */
+export const TK_VERSION = '0.1.0';
+
+/** What a command line runs with, minus the logger (made from the level flag). */
+export interface RunOptions {
+  cwd: string;
+  env: Readonly<Record<string, string | undefined>>;
+  stdout: TextSink;
+  stderr: TextSink;
+  isTTY?: boolean;
+  readStdin?: () => Promise<string>;
+}
+
+function withExitOverride(command: Command, stdout: TextSink, stderr: TextSink): void {
+  command.exitOverride();
+  command.configureOutput({ writeOut: (s) => void stdout.write(s), writeErr: (s) => void stderr.write(s) });
+  for (const sub of command.commands) withExitOverride(sub, stdout, stderr);
+}
+
+/**
+ * Run one command line.
+ *
+ * @param argv - arguments after the program name
+ * @param options - working directory, environment, output streams
+ * @returns the exit code
+ */
+export async function runCli(argv: readonly string[], options: RunOptions): Promise<number> {
+  const envLevel = options.env['TK_LOG_LEVEL'];
+  const ctx: CliContext = {
+    cwd: options.cwd,
+    env: options.env,
+    stdout: options.stdout,
+    stderr: options.stderr,
+    isTTY: options.isTTY ?? false,
+    logLevel: (envLevel as LogLevel | undefined) ?? 'info',
+    logger: createCliLogger(options.stderr, { level: 'info', isTTY: options.isTTY ?? false }),
+    ...(options.readStdin === undefined ? {} : { readStdin: options.readStdin }),
+  };
+  const program = new Command('tk')
+    .description('build apk packages (melange) and OCI images (apko), reproducibly')
+    .version(TK_VERSION, '--version')
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['debug', 'info', 'warn', 'error'])
+        .default(ctx.logLevel),
+    )
+    .showHelpAfterError()
+    .hook('preAction', (thisCommand) => {
+      const level = thisCommand.opts<{ logLevel: LogLevel }>().logLevel;
+      ctx.logLevel = level;
+      ctx.logger = createCliLogger(options.stderr, { level, isTTY: ctx.isTTY });
+    });
+  program.addCommand(melangeCommand(ctx));
+  program.addCommand(apkCommand(ctx));
+  withExitOverride(program, options.stdout, options.stderr);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (
+      error instanceof CommanderError &&
+      (error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help')
+    )
+      return 0;
+    return renderError(error, options.stderr);
+  }
+}

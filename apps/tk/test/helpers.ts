@@ -1,0 +1,31 @@
+import { cpSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '@tk/tk';
+
+export const ROOT = join(import.meta.dirname, '../../..');
+export const FIXTURES = join(ROOT, 'test-fixtures/real');
+
+/** Run tk in-process; returns the exit code and what it printed. */
+export async function tk(
+  cwd: string,
+  ...argv: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, {
+    cwd,
+    env: {},
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+  });
+  return { code, stdout, stderr };
+}
+
+/** A scratch directory, optionally seeded with fixture paths (fixtures stay read-only). */
+export function scratch(...copy: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tk-cli-'));
+  for (const path of copy)
+    cpSync(join(FIXTURES, path), join(dir, path.split('/').pop()!), { recursive: true });
+  return dir;
+}

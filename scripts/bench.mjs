@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// `pnpm bench`: tk's performance figures (run `pnpm build` first). Prints a table; the README quotes it.
+// Benchmarks measure; they never fail a build. Each figure is the median of several runs.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync as zlibGzip } from 'node:zlib';
+import pako from '../packages/gzip/node_modules/pako/dist/pako.esm.mjs';
+import { buildApk, emptyPkgInfo } from '../packages/apk/dist/index.js';
+import { closeGzipWorkers, gzip } from '../packages/gzip/dist/index.js';
+import { createKeyring, parsePrivateKey, parsePublicKey } from '../packages/keys/dist/index.js';
+import { readIndexArchive, verifyIndexArchive } from '../packages/repo/dist/index.js';
+
+const root = join(import.meta.dirname, '..');
+const fixtures = join(root, 'test-fixtures/real');
+const only = process.argv[2];
+
+function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function time(runs, fn) {
+  const samples = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await fn();
+    samples.push(performance.now() - start);
+  }
+  return median(samples);
+}
+
+const results = [];
+function report(name, value, unit, note = '') {
+  results.push({ name, value, unit, note });
+  console.log(`${name.padEnd(58)} ${String(value).padStart(10)} ${unit.padEnd(6)} ${note}`);
+}
+
+/** A deterministic tree of real files: the first `limit` bytes of regular files under the given dirs, in sorted order. */
+function realTree(dirs, limit) {
+  const files = [];
+  let total = 0;
+  const walk = (dir, rel) => {
+    for (const name of readdirSync(dir).sort()) {
+      if (total >= limit) return;
+      const path = join(dir, name);
+      let st;
+      try {
+        st = statSync(path, { throwIfNoEntry: false });
+      } catch {
+        continue;
+      }
+      if (st === undefined) continue;
+      if (st.isDirectory()) walk(path, `${rel}/${name}`);
+      else if (st.isFile() && st.size > 0 && st.size < 4 << 20) {
+        let data;
+        try {
+          data = readFileSync(path);
+        } catch {
+          continue;
+        }
+        files.push({
+          path: `${rel}/${name}`.slice(1),
+          type: 'file',
+          mode: st.mode & 0o7777,
+          data: new Uint8Array(data),
+        });
+        total += data.length;
+      }
+    }
+  };
+  for (const dir of dirs) walk(dir, dir);
+  return { files, total };
+}
+
+if (only === undefined || only === 'index') {
+  const bytes = new Uint8Array(readFileSync(join(fixtures, 'alpine/v3.17-main-aarch64-APKINDEX.tar.gz')));
+  const keyring = createKeyring();
+  const keyName = 'alpine-devel@lists.alpinelinux.org-616ae350.rsa.pub';
+  keyring.add(keyName, parsePublicKey(readFileSync(join(fixtures, 'keys', keyName), 'utf8')));
+  let count = 0;
+  const ms = await time(15, () => {
+    const index = readIndexArchive(bytes);
+    if (verifyIndexArchive(bytes, index, keyring).status !== 'OK') throw new Error('index did not verify');
+    count = index.entries.length;
+  });
+  report(`parse + verify Alpine v3.17 APKINDEX (${count} entries)`, ms.toFixed(1), 'ms');
+}
+
+if (only === undefined || only === 'package') {
+  const { files, total } = realTree(['/usr/lib/x86_64-linux-gnu', '/usr/bin', '/usr/lib'], 64 << 20);
+  const mb = total / 1e6;
+  const key = parsePrivateKey(readFileSync(join(fixtures, 'apko-testrepo/melange.rsa'), 'utf8'));
+  const contents = files.map((f) => f.data);
+  const input = {
+    pkginfo: { ...emptyPkgInfo('bench', '1.0-r0'), arch: 'x86_64' },
+    files,
+    sourceDateEpoch: 0,
+    signer: { key, keyName: 'melange.rsa.pub' },
+  };
+  await buildApk(input); // warm the worker pool
+  const apkMs = await time(3, () => buildApk(input));
+  const pakoMs = await time(3, () => pako.gzip(Buffer.concat(contents), { level: 6 }));
+  const parallelMs = await time(3, () => gzip(contents));
+  const zlibMs = await time(3, () => zlibGzip(Buffer.concat(contents), { level: 6 }));
+  const rate = (ms) => (mb / (ms / 1000)).toFixed(1);
+  report(`package ${files.length} real files (${mb.toFixed(1)} MB) into a signed apk`, rate(apkMs), 'MB/s');
+  report('  plain compressor: pako level 6, one thread, same bytes', rate(pakoMs), 'MB/s');
+  report('  tk parallel gzip alone (pigz-style blocks, all cores)', rate(parallelMs), 'MB/s');
+  report('  node:zlib level 6, one thread (not used: not reproducible)', rate(zlibMs), 'MB/s');
+  report(
+    '  ratio: apk writer / plain compressor',
+    (pakoMs / apkMs).toFixed(2),
+    'x',
+    '>1 means faster than one-thread pako',
+  );
+  report(
+    '  ratio: apk writer / tk parallel gzip',
+    (parallelMs / apkMs).toFixed(2),
+    'x',
+    'share of the compressor limit reached',
+  );
+  await closeGzipWorkers();
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything tk's build, tests and examples need on a fresh Debian 12 machine, then builds.
+# Idempotent: it installs only what is missing. Run as root (apt); Node 20 must already be there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages: real tools that check tk's output (see docs/testing.md).
+need_apt=()
+for pair in openssl:openssl python3:python3 tar:tar gzip:gzip git:git bwrap:bubblewrap skopeo:skopeo umoci:umoci \
+  podman:podman runc:runc docker-registry:docker-registry htpasswd:apache2-utils qemu-aarch64-static:qemu-user-static; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_apt[*]}"
+  if [ "$(id -u)" != 0 ]; then echo "setup: run as root to install Debian packages" >&2; exit 1; fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# pnpm, pinned (corepack's signature check fails on these machines).
+if [ "$(pnpm --version 2>/dev/null || true)" != "9.15.9" ]; then
+  echo "setup: installing pnpm 9.15.9"
+  npm install -g pnpm@9.15.9 >/dev/null 2>&1
+fi
+
+pnpm install --frozen-lockfile --reporter=silent
+pnpm run -s build
+echo "setup: done"
