@@ -168,7 +168,29 @@ describe('tk melange index / sign / sign-index and tk apk verify', () => {
         .map((l) => l.slice(l.lastIndexOf(': ') + 2)),
     ).toEqual(['-129 - BAD signature', '-129 - BAD signature', '0 - UNTRUSTED', '0 - OK']);
     expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/datahash/);
+    expect(r.stderr).toMatch(
+      /neon-4604-r0.apk: the RSA signature by "wolfi-signing.rsa.pub" does not verify/,
+    );
+  });
+
+  it("prints apk-tools' codes for files that are not packages (as a hand-built apk-tools 2.14.10 does)", async () => {
+    const dir = scratch();
+    writeFileSync(join(dir, 'garbage.apk'), 'not an apk\n');
+    writeFileSync(
+      join(dir, 'trunc.apk'),
+      readFileSync(join(FIXTURES, 'apko-testrepo/x86_64/replayout-1.0.0-r0.apk')).subarray(0, 1000),
+    );
+    const r = await tk(
+      dir,
+      'apk',
+      'verify',
+      '--keyring',
+      join(FIXTURES, 'apko-testrepo/melange.rsa.pub'),
+      'garbage.apk',
+      'trunc.apk',
+    );
+    expect(r.stdout).toBe('garbage.apk: -5 - IO ERROR\ntrunc.apk: -74 - BAD archive\n');
+    expect(r.code).toBe(2);
   });
 
   it('tk apk info shows metadata and contents, and --json is canonical', async () => {

@@ -4,7 +4,7 @@ export { parsePkgInfo, serializePkgInfo, emptyPkgInfo } from './pkginfo.ts';
 export type { PkgInfo, ParsePkgInfoOptions } from './pkginfo.ts';
 export { readApk, identityChecksum, SCRIPT_NAMES, CHECKSUM_PAX_KEY } from './reader.ts';
 export type { ApkPackage, ApkFile, ApkSignature, ByteRange, ReadApkOptions, ScriptName } from './reader.ts';
-export { verifyApk, verifyParsedApk } from './verify.ts';
+export { verifyApk, verifyParsedApk, apkToolsVerdict } from './verify.ts';
 export type { ApkVerifyResult, VerifyStatus } from './verify.ts';
 export { buildApk, resignApk, buildSignatureMember, comparePaths } from './writer.ts';
 export type { ApkBuildInput, ApkBuildResult, ApkInputFile, ApkSigner } from './writer.ts';

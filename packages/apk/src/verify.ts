@@ -5,14 +5,14 @@
  *   scheme picks the digest; later signatures are ignored;
  * - with a `datahash`, the signature covers the raw control member and the data members must hash to the
  *   datahash (SHA-256); without one (legacy), the signature covers control and data together;
- * - no usable signature: UNTRUSTED; a signature or datahash that does not verify: BAD signature
- *   (EKEYREJECTED, printed by apk as `-129 - BAD signature`).
+ * - no usable signature: UNTRUSTED, even when the data does not match the datahash (apk-tools checks
+ *   the datahash only after a trusted signature vouched for it); a signature or datahash that does not
+ *   verify: BAD signature (EKEYREJECTED, printed by apk as `-129 - BAD signature`).
  *
  * tk also reports *why*, and treats a malformed package as BAD rather than crashing.
  */
 import { isTkError } from '@tk/core';
 import { verifyBytes, type Keyring } from '@tk/keys';
-import { ApkError } from './errors.ts';
 import { readApk, type ApkPackage, type ReadApkOptions } from './reader.ts';
 
 /** apk-tools' three verdicts. */
@@ -42,26 +42,19 @@ export interface ApkVerifyResult {
 export function verifyParsedApk(pkg: ApkPackage, bytes: Uint8Array, keyring: Keyring): ApkVerifyResult {
   const { control, data } = pkg.sections;
   const datahash = pkg.pkginfo.datahash;
-  if (datahash !== undefined && datahash !== pkg.dataHash) {
-    return {
-      status: 'BAD',
-      code: 'APK_DATAHASH_MISMATCH',
-      reason: `data section hashes to ${pkg.dataHash}, but .PKGINFO datahash is ${datahash}`,
-      pkg,
-    };
-  }
+  const dataMismatch = datahash !== undefined && datahash !== pkg.dataHash;
   const chosen = pkg.signatures.find(
     (s) => s.algorithm !== 'unsupported' && keyring.get(s.keyName, { exact: true }) !== undefined,
   );
-  if (chosen === undefined) {
+  if (chosen === undefined || chosen.algorithm === 'unsupported') {
+    // apk-tools checks the datahash only once a trusted signature has vouched for it: UNTRUSTED either way.
     const reason =
-      pkg.signatures.length === 0
+      (pkg.signatures.length === 0
         ? 'the package is not signed'
-        : `no trusted key for ${pkg.signatures.map((s) => JSON.stringify(s.keyName)).join(', ')} in the keyring`;
+        : `no trusted key for ${pkg.signatures.map((s) => JSON.stringify(s.keyName)).join(', ')} in the keyring`) +
+      (dataMismatch ? `; also, its data section does not match its datahash` : '');
     return { status: 'UNTRUSTED', reason, pkg };
   }
-  if (chosen.algorithm === 'unsupported')
-    throw new ApkError('APK_BAD_SIGNATURE', 'unreachable: unsupported signature chosen');
   const key = keyring.get(chosen.keyName, { exact: true })!;
   const signed =
     datahash === undefined
@@ -76,12 +69,47 @@ export function verifyParsedApk(pkg: ApkPackage, bytes: Uint8Array, keyring: Key
       pkg,
     };
   }
+  if (dataMismatch) {
+    return {
+      status: 'BAD',
+      code: 'APK_DATAHASH_MISMATCH',
+      reason: `data section hashes to ${pkg.dataHash}, but the signed .PKGINFO datahash is ${datahash}`,
+      keyName: chosen.keyName,
+      pkg,
+    };
+  }
   return {
     status: 'OK',
     reason: `${chosen.scheme} signature by ${JSON.stringify(chosen.keyName)}${datahash === undefined ? ' over control and data' : ', datahash matches'}`,
     keyName: chosen.keyName,
     pkg,
   };
+}
+
+/**
+ * The line apk-tools' `apk verify` prints for a verdict: its result number and text.
+ *
+ * @param result - a verdict from {@link verifyApk}
+ * @returns e.g. `{ result: 0, text: 'OK' }`, `{ result: -129, text: 'BAD signature' }` (EKEYREJECTED),
+ *   `{ result: -74, text: 'BAD archive' }` (EBADMSG) for malformed packages, `{ result: -5, text: 'IO ERROR' }`
+ *   for files that are not gzip at all
+ */
+export function apkToolsVerdict(result: Pick<ApkVerifyResult, 'status' | 'code' | 'reason'>): {
+  result: number;
+  text: string;
+} {
+  if (result.status === 'OK') return { result: 0, text: 'OK' };
+  if (result.status === 'UNTRUSTED') return { result: 0, text: 'UNTRUSTED' };
+  if (
+    result.code === 'APK_BAD_SIGNATURE' ||
+    result.code === 'APK_DATAHASH_MISMATCH' ||
+    result.code === 'APK_FILE_CHECKSUM_MISMATCH'
+  ) {
+    return { result: -129, text: 'BAD signature' };
+  }
+  if (result.code === 'APK_BAD_FORMAT' && /no gzip member at byte 0\b/.test(result.reason))
+    return { result: -5, text: 'IO ERROR' };
+  return { result: -74, text: 'BAD archive' };
 }
 
 /**

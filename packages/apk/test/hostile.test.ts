@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { concatBytes } from '@tk/core';
 import { gzipSync } from '@tk/gzip';
-import { readApk, verifyApk, serializePkgInfo, emptyPkgInfo, buildApk } from '@tk/apk';
+import { apkToolsVerdict, readApk, verifyApk, serializePkgInfo, emptyPkgInfo, buildApk } from '@tk/apk';
 import { createKeyring } from '@tk/keys';
 import { writeTar, type TarWriteEntry } from '@tk/tar';
-import { testPrivateKey } from './helpers.ts';
+import { keyringOf, testPrivateKey } from './helpers.ts';
 
 const enc = new TextEncoder();
 const pkginfo = (extra = ''): TarWriteEntry => ({
@@ -97,7 +97,9 @@ describe('hostile packages get coded errors, never a crash', () => {
 
   it.each(cases)('%s', (_name, make, code) => {
     expect(() => readApk(make())).toThrow(expect.objectContaining({ code }));
-    expect(verifyApk(make(), createKeyring())).toMatchObject({ status: 'BAD', code });
+    const verdict = verifyApk(make(), createKeyring());
+    expect(verdict).toMatchObject({ status: 'BAD', code });
+    expect(apkToolsVerdict(verdict).result).toBeLessThan(0);
   });
 
   it('refuses truncated packages at every cut point', async () => {
@@ -114,25 +116,20 @@ describe('hostile packages get coded errors, never a crash', () => {
     }
   });
 
-  it('detects a wrong datahash', async () => {
-    const good = await buildApk({
-      pkginfo: emptyPkgInfo('t', '1-r0'),
-      files: [apkFile('a')],
-      sourceDateEpoch: 0,
-    });
-    const other = await buildApk({
-      pkginfo: emptyPkgInfo('t', '1-r0'),
-      files: [apkFile('b')],
-      sourceDateEpoch: 0,
-    });
+  it('detects a wrong datahash (BAD when signed by a trusted key, UNTRUSTED otherwise, as apk-tools says)', async () => {
+    const signer = { key: testPrivateKey(), keyName: 'melange.rsa.pub' };
+    const base = { pkginfo: emptyPkgInfo('t', '1-r0'), sourceDateEpoch: 0, signer };
+    const good = await buildApk({ ...base, files: [apkFile('a')] });
+    const other = await buildApk({ ...base, files: [apkFile('b')] });
     const spliced = concatBytes([
       good.bytes.subarray(0, good.sections.data.start),
       other.bytes.subarray(other.sections.data.start),
     ]);
-    expect(verifyApk(spliced, createKeyring())).toMatchObject({
+    expect(verifyApk(spliced, keyringOf('apko-testrepo/melange.rsa.pub'))).toMatchObject({
       status: 'BAD',
       code: 'APK_DATAHASH_MISMATCH',
     });
+    expect(verifyApk(spliced, createKeyring())).toMatchObject({ status: 'UNTRUSTED' });
   });
 
   it('stops a decompression bomb at the size limit', () => {

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { verifyApk } from '@tk/apk';
+import { apkToolsVerdict, verifyApk } from '@tk/apk';
 import { isTkError, silentLogger, type Logger } from '@tk/core';
 import { gunzip } from '@tk/gzip';
 import { loadKeyring, type Keyring } from '@tk/keys';
@@ -11,16 +11,17 @@ export interface FileVerdict {
   file: string;
   kind: 'package' | 'index';
   status: 'OK' | 'UNTRUSTED' | 'BAD';
-  /** apk-tools' `r`: 0, or -129 (EKEYREJECTED, "BAD signature"). */
+  /** apk-tools' `r`: 0, -129 (EKEYREJECTED), -74 (EBADMSG) or -5 (EIO). */
   result: number;
+  /** apk-tools' text for `result`: OK, UNTRUSTED, BAD signature, BAD archive, IO ERROR. */
+  text: string;
   reason: string;
   code?: string;
 }
 
 /** The text apk-tools prints for a verdict: `FILE: 0 - OK`. */
 export function formatVerdict(v: FileVerdict): string {
-  const text = v.status === 'OK' ? 'OK' : v.status === 'UNTRUSTED' ? 'UNTRUSTED' : 'BAD signature';
-  return `${v.file}: ${v.result} - ${text}`;
+  return `${v.file}: ${v.result} - ${v.text}`;
 }
 
 function looksLikeIndex(bytes: Uint8Array): boolean {
@@ -55,13 +56,15 @@ export async function verifyFiles(
     try {
       bytes = new Uint8Array(await readFile(file));
     } catch (error) {
+      const code = (error as { code?: string }).code ?? 'EIO';
       verdicts.push({
         file,
         kind: 'package',
         status: 'BAD',
         result: -2,
+        text: 'IO ERROR',
         reason: (error as Error).message,
-        code: (error as { code?: string }).code ?? 'EIO',
+        code,
       });
       continue;
     }
@@ -69,11 +72,12 @@ export async function verifyFiles(
       try {
         const archive = readIndexArchive(bytes, { source: file, logger });
         const v = verifyIndexArchive(bytes, archive, keyring);
+        const line = apkToolsVerdict({ status: v.status, code: 'APK_BAD_SIGNATURE', reason: v.reason });
         verdicts.push({
           file,
           kind: 'index',
           status: v.status,
-          result: v.status === 'BAD' ? -129 : 0,
+          ...line,
           reason: `${v.reason} (${archive.entries.length} packages)`,
         });
       } catch (error) {
@@ -82,7 +86,8 @@ export async function verifyFiles(
           file,
           kind: 'index',
           status: 'BAD',
-          result: -129,
+          result: -74,
+          text: 'BAD archive',
           reason: error.message,
           code: error.code,
         });
@@ -94,7 +99,7 @@ export async function verifyFiles(
       file,
       kind: 'package',
       status: v.status,
-      result: v.status === 'BAD' ? -129 : 0,
+      ...apkToolsVerdict(v),
       reason: v.reason,
       ...(v.code === undefined ? {} : { code: v.code }),
     });
