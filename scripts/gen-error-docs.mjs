@@ -2,19 +2,31 @@
 // Generates docs/errors.md from the error-code unions in every package's errors.ts (the documented source
 // of truth). `--check` fails when the committed file is stale (CI runs it).
 import { readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+
+/** Every errors.ts under a package's src/, sorted. */
+function errorFiles(dir) {
+  if (!existsSync(dir)) return [];
+  const out = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...errorFiles(path));
+    else if (entry.name === 'errors.ts') out.push(path);
+  }
+  return out;
+}
 
 const root = join(import.meta.dirname, '..');
 const rows = [];
 for (const group of ['packages', 'apps']) {
   for (const dir of readdirSync(join(root, group)).sort()) {
-    const file = join(root, group, dir, 'src', 'errors.ts');
-    if (!existsSync(file)) continue;
-    const text = readFileSync(file, 'utf8');
-    const re = /\/\*\*\s*([\s\S]*?)\*\/\s*\|\s*'([A-Z0-9_]+)'/g;
-    for (const m of text.matchAll(re)) {
-      const doc = m[1].replace(/\s*\n\s*\*\s*/g, ' ').trim();
-      rows.push(`| \`${m[2]}\` | \`${group}/${dir}\` | ${doc.replace(/\|/g, '\\|')} |`);
+    for (const file of errorFiles(join(root, group, dir, 'src'))) {
+      const text = readFileSync(file, 'utf8');
+      const re = /\/\*\*\s*((?:(?!\*\/)[\s\S])*?)\*\/\s*\|?\s*'([A-Z0-9_]+)'/g;
+      for (const m of text.matchAll(re)) {
+        const doc = m[1].replace(/\s*\n\s*\*\s*/g, ' ').trim();
+        rows.push(`| \`${m[2]}\` | \`${relative(root, file).replace(/\/src\/.*$/, '')}\` | ${doc.replace(/\|/g, '\\|')} |`);
+      }
     }
   }
 }

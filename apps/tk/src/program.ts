@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { createCliLogger, renderError, type CliContext, type LogLevel, type TextSink } from '@tk/cli';
 import { melangeCommand } from '@tk/melange';
 import { apkCommand } from '@tk/apk-cli';
+import { apkoCommand } from '@tk/apko';
 
 /** tk's version. */
 export const TK_VERSION = '0.1.0';
@@ -60,6 +61,7 @@ export async function runCli(argv: readonly string[], options: RunOptions): Prom
       ctx.logger = createCliLogger(options.stderr, { level, isTTY: ctx.isTTY });
     });
   program.addCommand(melangeCommand(ctx));
+  program.addCommand(apkoCommand(ctx));
   program.addCommand(apkCommand(ctx));
   withExitOverride(program, options.stdout, options.stderr);
   try {

@@ -17,3 +17,32 @@ export type {
   ReadIndexOptions,
 } from './index-archive.ts';
 export { indexEntryFromApk, mergeIndexEntries } from './from-apk.ts';
+export { parseRepository, indexUrl, packageUrl, redactUrl } from './repository.ts';
+export type { RepositorySpec, ParseRepositoryOptions } from './repository.ts';
+export { createHttpFetcher, createFileFetcher, parseHttpAuth } from './fetcher.ts';
+export type {
+  Fetcher,
+  FetchOptions,
+  ConditionalFetchOptions,
+  ConditionalFetchResult,
+  HttpAuth,
+  HttpFetcherOptions,
+} from './fetcher.ts';
+export { createDiskCache, defaultCacheDir, verifyPackageBytes } from './cache.ts';
+export type {
+  DiskCache,
+  DiskCacheOptions,
+  CacheEntry,
+  CacheMetadata,
+  ExpectedPackage,
+  PackageCheckOptions,
+  VerifiedPackage,
+} from './cache.ts';
+export { loadRepository, fetchPackage, loadKeys, DEFAULT_MAX_PACKAGE_BYTES } from './load.ts';
+export type {
+  LoadedRepository,
+  LoadRepositoryOptions,
+  FetchPackageOptions,
+  FetchedPackage,
+  LoadKeysOptions,
+} from './load.ts';

@@ -1,0 +1,39 @@
+/**
+ * Everything a build takes, as the CLI (or a test, or a library user) passes it: no process globals.
+ */
+import type { Logger } from '@tk/core';
+
+/** Options shared by build, publish, lock and show-packages. */
+export interface BuildOptions {
+  /** The apko YAML file. */
+  configPath: string;
+  /** `-C/--workdir`: relative repository and keyring paths are resolved here first (as apko does). */
+  workdir: string;
+  /** Environment (for SOURCE_DATE_EPOCH, HTTP_AUTH). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** The host's architecture (`process.arch` value or an arch name), for the default and `--arch host`. */
+  hostArch: string;
+  /** `--arch` values (comma lists allowed, apk or OCI names, `all`, `host`). */
+  archs?: readonly string[];
+  keyringAppend?: readonly string[];
+  repositoryAppend?: readonly string[];
+  buildRepositoryAppend?: readonly string[];
+  packageAppend?: readonly string[];
+  /** `--annotations key:value`. */
+  annotations?: readonly string[];
+  /** `--build-date` (RFC 3339): a lower bound for the image time when SOURCE_DATE_EPOCH is unset. */
+  buildDate?: string;
+  /** `--lockfile`: install exactly the locked packages. */
+  lockfile?: string;
+  /** `--cache-dir`; undefined disables the download cache. */
+  cacheDir?: string;
+  /** `--offline`: use only the cache and local folders. */
+  offline?: boolean;
+  /** `--ignore-signatures` / `--allow-untrusted`. */
+  allowUntrusted?: boolean;
+  /** `--include-paths`. */
+  includePaths?: readonly string[];
+  /** Reported as the tool version in SBOMs. */
+  toolVersion: string;
+  logger?: Logger;
+}

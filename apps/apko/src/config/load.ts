@@ -1,0 +1,394 @@
+/**
+ * Loading an apko configuration: read the file (bounded), parse the YAML with positions, check it against
+ * the zod schema, follow `include:` (cycles and depth bounded), merge as apko's MergeInto does, run the
+ * semantic checks on the merged result, and apply defaults. Every problem of every file is collected and
+ * thrown as one ConfigError.
+ */
+import { open } from 'node:fs/promises';
+import { dirname, isAbsolute, join, normalize } from 'node:path';
+import { silentLogger, type Logger } from '@tk/core';
+import { parseArch, type Arch } from './arch.ts';
+import { ConfigError, throwIssues, type ConfigIssue } from './errors.ts';
+import { mergeConfigs, type PositionedValue } from './merge.ts';
+import { formatRepositoryLine, parseRepositoryLine } from './repository.ts';
+import {
+  imageConfigSchema,
+  type ImageConfig,
+  type ParsedImageConfigFile,
+  type PathMutation,
+} from './schema.ts';
+import { checkSemantics, issueReporter } from './validate.ts';
+import { readYaml, type NodePosition } from './yaml.ts';
+import { reportZodIssues } from './zod-issues.ts';
+
+/** Largest configuration file read (each file of an include chain): 1 MiB. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** Longest include chain (the top file plus 16 includes). */
+export const MAX_INCLUDE_DEPTH = 16;
+
+/** Options of {@link parseImageConfig}. */
+export interface ParseImageConfigOptions {
+  /** File name used in issues (default `apko.yaml`). */
+  source?: string;
+  /** Receives warnings about keys that have no effect. */
+  logger?: Logger;
+}
+
+/** Options of {@link loadImageConfig}. */
+export interface LoadImageConfigOptions {
+  /**
+   * Reads a file (default: node:fs, refusing files over the size limit before reading them). Must reject
+   * with an error whose `code` is `ENOENT` for a missing file.
+   */
+  readFile?: (path: string) => Promise<Uint8Array>;
+  /** Further directories searched for `include:` files, after the including file's directory. */
+  includePaths?: readonly string[];
+  /** Receives warnings about keys that have no effect. */
+  logger?: Logger;
+}
+
+/** One file read while loading, in reading order (top file first), for the lock file's config checksum. */
+export interface ConfigFile {
+  path: string;
+  bytes: Uint8Array;
+}
+
+/** The result of {@link loadImageConfig}. */
+export interface LoadedImageConfig {
+  config: ImageConfig;
+  files: ConfigFile[];
+}
+
+interface FileDoc extends PositionedValue {
+  file: string;
+  issues: ConfigIssue[];
+  include?: { path: string; pos: NodePosition | undefined };
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+function decode(bytes: Uint8Array, file: string): string {
+  if (bytes.length > MAX_CONFIG_BYTES) {
+    throw new ConfigError(
+      'CONFIG_TOO_LARGE',
+      `${file}: ${bytes.length} bytes is over the ${MAX_CONFIG_BYTES}-byte limit for a configuration file`,
+      { hint: 'an apko configuration is a few kilobytes; check that this is the right file', data: { file } },
+    );
+  }
+  try {
+    return decoder.decode(bytes);
+  } catch (cause) {
+    throw new ConfigError('CONFIG_YAML_SYNTAX', `${file}: the file is not valid UTF-8`, {
+      hint: 'save the file as UTF-8',
+      cause,
+      data: { file },
+    });
+  }
+}
+
+function readDocument(bytes: Uint8Array, file: string): FileDoc {
+  const text = decode(bytes, file);
+  const doc = readYaml(text, file, imageConfigSchema);
+  const issues = [...doc.issues];
+  const report = issueReporter(issues, doc.positions, file);
+  let value = doc.value;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    report([], 'the configuration must be a mapping of keys (contents:, entrypoint:, …)');
+    value = {};
+  }
+  const result = imageConfigSchema.safeParse(value);
+  if (!result.success) reportZodIssues(result.error.issues, imageConfigSchema, value, report);
+  const include = (value as { include?: unknown }).include;
+  return {
+    file,
+    value,
+    positions: doc.positions,
+    issues,
+    ...(typeof include === 'string' && include !== ''
+      ? { include: { path: include, pos: doc.positions.get(['include']) } }
+      : {}),
+  };
+}
+
+/** `@tag  url/` → `@tag url`: apko trims trailing slashes; tk also normalises the blank between fields. */
+function trimRepository(line: string): string {
+  return formatRepositoryLine(parseRepositoryLine(line));
+}
+
+function defaultPermissions(p: ParsedImageConfigFile['paths'][number]): PathMutation {
+  const out: PathMutation = { path: p.path, type: p.type };
+  if (p.uid !== undefined) out.uid = p.uid;
+  if (p.gid !== undefined) out.gid = p.gid;
+  const permissions =
+    p.permissions ?? (p.type === 'directory' ? 0o755 : p.type === 'empty-file' ? 0o644 : undefined);
+  if (permissions !== undefined) out.permissions = permissions;
+  if (p.source !== undefined) out.source = p.source;
+  if (p.recursive !== undefined) out.recursive = p.recursive;
+  return out;
+}
+
+/** Turn a validated zod output into tk's ImageConfig: apko's normalisations and tk's defaults. */
+function finish(parsed: ParsedImageConfigFile): ImageConfig {
+  const c = parsed.contents;
+  const config: ImageConfig = {
+    contents: {
+      repositories: c.repositories.map(trimRepository),
+      build_repositories: c.build_repositories.map(trimRepository),
+      runtime_repositories: c.runtime_repositories.map(trimRepository),
+      keyring: [...c.keyring],
+      runtime_keyring: c.runtime_keyring.map((k) => ({ name: k.name, content: k.content })),
+      packages: [...c.packages],
+    },
+    entrypoint: {},
+    accounts: {
+      users: parsed.accounts.users.map((u) => ({
+        username: u.username,
+        uid: u.uid,
+        ...(u.gid === undefined ? {} : { gid: u.gid }),
+        ...(u.shell === undefined ? {} : { shell: u.shell }),
+        homedir: u.homedir === undefined || u.homedir === '' ? `/home/${u.username}` : u.homedir,
+      })),
+      groups: parsed.accounts.groups.map((g) => ({
+        groupname: g.groupname,
+        gid: g.gid,
+        members: [...g.members],
+      })),
+    },
+    environment: { ...parsed.environment },
+    paths: parsed.paths.map(defaultPermissions),
+    archs: parsed.archs.map((a) => parseArch(a)).filter((a): a is Arch => a !== undefined),
+    annotations: { ...parsed.annotations },
+    volumes: [...parsed.volumes],
+    format: 'tar',
+  };
+  const e = parsed.entrypoint;
+  if (e.type !== undefined) config.entrypoint.type = e.type;
+  if (e.command !== undefined) config.entrypoint.command = e.command;
+  if (e['shell-fragment'] !== undefined) config.entrypoint['shell-fragment'] = e['shell-fragment'];
+  if (e.services !== undefined) config.entrypoint.services = { ...e.services };
+  if (parsed.accounts['run-as'] !== undefined) config.accounts['run-as'] = parsed.accounts['run-as'];
+  if (parsed.cmd !== undefined) config.cmd = parsed.cmd;
+  if (parsed['work-dir'] !== undefined) config['work-dir'] = parsed['work-dir'];
+  if (parsed['stop-signal'] !== undefined) config['stop-signal'] = parsed['stop-signal'];
+  if (parsed.include !== undefined) config.include = parsed.include;
+  if (parsed['vcs-url'] !== undefined) config['vcs-url'] = parsed['vcs-url'];
+  if (parsed.certificates !== undefined) {
+    config.certificates = {
+      additional: parsed.certificates.additional.map((a) => ({ name: a.name, content: a.content })),
+      providers: [...parsed.certificates.providers],
+    };
+  }
+  return config;
+}
+
+/** Check a merged value and turn it into an ImageConfig, or throw every issue found. */
+function conclude(
+  merged: PositionedValue,
+  fileIssues: ConfigIssue[],
+  subject: string,
+  logger: Logger,
+): ImageConfig {
+  const issues = [...fileIssues];
+  const report = issueReporter(issues, merged.positions, subject);
+  checkSemantics(merged.value, report, logger);
+  if (issues.length > 0) throwIssues(issues, subject);
+  const result = imageConfigSchema.safeParse(merged.value);
+  if (!result.success) {
+    reportZodIssues(result.error.issues, imageConfigSchema, merged.value, report);
+    throwIssues(issues, subject);
+  }
+  return finish(result.data);
+}
+
+/**
+ * Parse and validate a configuration given as text. `include:` cannot be followed without files, so a
+ * configuration that has one is refused: use {@link loadImageConfig}.
+ *
+ * @param text - YAML (or JSON) text or its UTF-8 bytes
+ * @param options - the name to report issues under, a logger
+ * @returns the validated configuration with defaults applied
+ * @throws {ConfigError} CONFIG_INVALID / CONFIG_UNSUPPORTED with `data.issues` listing every problem;
+ *   CONFIG_YAML_SYNTAX; CONFIG_TOO_LARGE
+ * @example
+ * const config = parseImageConfig('contents:\n  packages: [busybox]\narchs: [x86_64]\n', { source: 'apko.yaml' });
+ * config.archs; // ['amd64']
+ */
+export function parseImageConfig(
+  text: string | Uint8Array,
+  options: ParseImageConfigOptions = {},
+): ImageConfig {
+  const source = options.source ?? 'apko.yaml';
+  const bytes = typeof text === 'string' ? new TextEncoder().encode(text) : text;
+  const doc = readDocument(bytes, source);
+  if (doc.include !== undefined) {
+    const report = issueReporter(doc.issues, doc.positions, source);
+    report(['include'], 'cannot be followed when parsing text', {
+      hint: 'load the configuration from its file (loadImageConfig) so that includes can be read',
+    });
+  }
+  return conclude(doc, doc.issues, source, options.logger ?? silentLogger);
+}
+
+async function defaultReadFile(path: string): Promise<Uint8Array> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size > MAX_CONFIG_BYTES) {
+      throw new ConfigError(
+        'CONFIG_TOO_LARGE',
+        `${path}: ${size} bytes is over the ${MAX_CONFIG_BYTES}-byte limit for a configuration file`,
+        {
+          hint: 'an apko configuration is a few kilobytes; check that this is the right file',
+          data: { file: path },
+        },
+      );
+    }
+    // Read at most one byte past the limit, in case the file grows between stat and read.
+    const buffer = new Uint8Array(Math.min(size, MAX_CONFIG_BYTES) + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length === buffer.length) break;
+    }
+    return buffer.subarray(0, length);
+  } finally {
+    await handle.close();
+  }
+}
+
+function errnoCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+async function readConfigFile(
+  path: string,
+  readFile: (path: string) => Promise<Uint8Array>,
+): Promise<Uint8Array | undefined> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    const code = errnoCode(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new ConfigError('CONFIG_READ_FAILED', `cannot read ${path}: ${(error as Error).message}`, {
+      hint: 'check that the path names a readable file',
+      cause: error,
+      data: { file: path, errno: code },
+    });
+  }
+}
+
+function includeIssue(doc: FileDoc, message: string, code: ConfigIssue['code'], hint: string): ConfigIssue {
+  const pos = doc.include?.pos;
+  return {
+    path: 'include',
+    message,
+    file: doc.file,
+    line: pos?.value.line ?? 0,
+    column: pos?.value.column ?? 0,
+    code,
+    hint,
+  };
+}
+
+/**
+ * Load an apko configuration file: follow `include:` (relative to the including file's directory, then
+ * each of `includePaths`), merge as apko's MergeInto does, validate everything and apply defaults.
+ *
+ * @param path - the configuration file
+ * @param options - a file reader (for tests), include search paths, a logger
+ * @returns the configuration and the bytes of every file read, top file first
+ * @throws {ConfigError} CONFIG_NOT_FOUND (the file or an include is missing), CONFIG_READ_FAILED,
+ *   CONFIG_TOO_LARGE, CONFIG_YAML_SYNTAX, CONFIG_INCLUDE_CYCLE, CONFIG_INCLUDE_TOO_DEEP, CONFIG_INVALID,
+ *   CONFIG_UNSUPPORTED; issue lists are in `data.issues`
+ * @example
+ * const { config, files } = await loadImageConfig('apko.yaml', { includePaths: ['/etc/apko'] });
+ */
+export async function loadImageConfig(
+  path: string,
+  options: LoadImageConfigOptions = {},
+): Promise<LoadedImageConfig> {
+  const readFile = options.readFile ?? defaultReadFile;
+  const logger = options.logger ?? silentLogger;
+  const files: ConfigFile[] = [];
+  const docs: FileDoc[] = [];
+  const issues: ConfigIssue[] = [];
+
+  const rootBytes = await readConfigFile(path, readFile);
+  if (rootBytes === undefined) {
+    throw new ConfigError('CONFIG_NOT_FOUND', `configuration file ${path} does not exist`, {
+      hint: 'check the path, or run from the directory that holds the configuration',
+      data: { file: path },
+    });
+  }
+  files.push({ path, bytes: rootBytes });
+  let doc = readDocument(rootBytes, path);
+  docs.push(doc);
+  issues.push(...doc.issues);
+  const chain = [normalize(path)];
+
+  while (doc.include !== undefined) {
+    const include = doc.include.path;
+    if (docs.length > MAX_INCLUDE_DEPTH) {
+      issues.push(
+        includeIssue(
+          doc,
+          `includes are nested more than ${MAX_INCLUDE_DEPTH} deep`,
+          'CONFIG_INCLUDE_TOO_DEEP',
+          'flatten the include chain',
+        ),
+      );
+      break;
+    }
+    const candidates = isAbsolute(include)
+      ? [include]
+      : [join(dirname(doc.file), include), ...(options.includePaths ?? []).map((dir) => join(dir, include))];
+    let found: { file: string; bytes: Uint8Array } | undefined;
+    let cycle: string | undefined;
+    for (const candidate of candidates) {
+      const key = normalize(candidate);
+      if (chain.includes(key)) {
+        cycle = [...chain.slice(chain.indexOf(key)), key].join(' → ');
+        break;
+      }
+      const bytes = await readConfigFile(candidate, readFile);
+      if (bytes !== undefined) {
+        found = { file: candidate, bytes };
+        break;
+      }
+    }
+    if (cycle !== undefined) {
+      issues.push(
+        includeIssue(doc, `include cycle: ${cycle}`, 'CONFIG_INCLUDE_CYCLE', 'remove one of the includes'),
+      );
+      break;
+    }
+    if (found === undefined) {
+      const remote = /^[a-z0-9.-]+\.[a-z]+\/.+@[^/]+$/i.test(include);
+      issues.push(
+        includeIssue(
+          doc,
+          `"${include}" not found (looked for ${candidates.join(', ')})`,
+          'CONFIG_NOT_FOUND',
+          remote
+            ? 'tk, like current apko, includes local files only; download the file and include its path'
+            : 'give a path relative to this file, or add its directory with --include-paths',
+        ),
+      );
+      break;
+    }
+    logger.debug(`including ${found.file} for configuration`);
+    files.push({ path: found.file, bytes: found.bytes });
+    chain.push(normalize(found.file));
+    doc = readDocument(found.bytes, found.file);
+    docs.push(doc);
+    issues.push(...doc.issues);
+  }
+
+  let merged: PositionedValue = docs[docs.length - 1]!;
+  for (let i = docs.length - 2; i >= 0; i--) merged = mergeConfigs(merged, docs[i]!);
+  return { config: conclude(merged, issues, path, logger), files };
+}
