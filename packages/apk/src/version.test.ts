@@ -12,6 +12,7 @@ import {
   type VersionComparison,
   type VersionOp,
 } from './version.ts';
+import { seededRandom } from '@tk/core';
 
 /** Rows of test-fixtures/parity/versions.json; see the README there for sources. */
 interface VersionTable {
@@ -26,18 +27,6 @@ const table = JSON.parse(
 ) as VersionTable;
 
 const SIGN: Record<'<' | '=' | '>', VersionComparison> = { '<': -1, '=': 0, '>': 1 };
-
-/** mulberry32: a small deterministic PRNG, seeded with a constant so failures reproduce. */
-function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function catchApkError(fn: () => unknown): ApkError {
   try {
@@ -158,7 +147,7 @@ describe('compareVersions', () => {
 });
 
 describe('total order on generated versions (seeded)', () => {
-  const random = createRandom(0x5eed);
+  const random = seededRandom(0x5eed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const SUFFIXES = ['alpha', 'beta', 'pre', 'rc', 'cvs', 'svn', 'git', 'hg', 'p'] as const;
   function generate(): string {

@@ -53,7 +53,7 @@ export interface ApkSigner {
 
 /** Everything that goes into a package. */
 export interface ApkBuildInput {
-  /** Metadata; `size` defaults to the sum of file sizes and `datahash` is always computed. */
+  /** Metadata; `size` defaults to the sum of file sizes and symlink target lengths; `datahash` is always computed. */
   pkginfo: PkgInfo;
   files: readonly ApkInputFile[];
   scripts?: Partial<Record<ScriptName, Uint8Array | string>>;
@@ -164,7 +164,11 @@ function writeDataTar(files: readonly ApkInputFile[], mtime: number): { chunks: 
       size += data.length;
       checksum = toHex(digest('sha1', data));
     } else if (file.type === 'symlink') {
-      checksum = toHex(digest('sha1', utf8(file.linkname ?? '')));
+      const target = utf8(file.linkname ?? '');
+      // Counted in the installed size as melange does: apk-tools 2.14 skips unpacking a package whose
+      // installed size is 0, which would silently empty a package of symlinks only.
+      size += target.length;
+      checksum = toHex(digest('sha1', target));
     }
     tar.add({
       name: file.path,

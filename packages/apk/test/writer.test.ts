@@ -49,7 +49,7 @@ describe('buildApk', () => {
     expect(pkg.identity).toBe(identity);
     expect(pkg.pkginfo).toEqual(pkginfo);
     expect(pkg.pkginfo.datahash).toBe(pkg.dataHash);
-    expect(pkg.pkginfo.size).toBe(21 + 5 + 1);
+    expect(pkg.pkginfo.size).toBe(21 + 5 + 1 + 'hello'.length);
     expect(pkg.files.map((f) => f.path)).toEqual([
       'usr',
       'usr/bin',

@@ -7,3 +7,4 @@ export type { JsonValue, CanonicalJsonOptions } from './json.ts';
 export { digest, sha256Hex, toHex, toBase64, concatBytes, utf8, fromUtf8, bytesEqual } from './bytes.ts';
 export type { HashAlgorithm } from './bytes.ts';
 export { writeFileAtomic } from './fs.ts';
+export { seededRandom } from './random.ts';

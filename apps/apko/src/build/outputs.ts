@@ -2,7 +2,8 @@
  * Writing a build: the docker-load tarball (with the OCI index inside) or an OCI image layout, the SBOM
  * files, and the root filesystem tar of `build-minirootfs`.
  */
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { concatBytes, writeFileAtomic, type Logger } from '@tk/core';
 import { gzip } from '@tk/gzip';
 import { writeDockerArchiveFile, writeOciLayout, writeLayerTar } from '@tk/oci';
@@ -33,6 +34,7 @@ export async function writeImage(result: BuildResult, options: OutputOptions): P
     const tag = options.tags[0]?.split('@')[0]?.split(':').slice(1).pop();
     await writeOciLayout(options.output, result.index, { tag: tag ?? 'latest', logger: options.logger });
   } else {
+    await mkdir(dirname(options.output), { recursive: true });
     await writeDockerArchiveFile(options.output, result.index, { tags: [...options.tags] });
   }
 }

@@ -1,0 +1,880 @@
+#!/usr/bin/env node
+// Builds tk's offline bootstrap apk repository from Debian 12 binary packages. See README.md.
+//
+//   node test-fixtures/bootstrap/build-repo.mjs [--out DIR] [--arch amd64|arm64] [--refresh] [--check] [--smoke]
+//
+// Run `pnpm build` (or `pnpm tsc -b`) from the repository root first: this script uses the built packages.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  lchownSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  lstatSync,
+  utimesSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  buildApk,
+  closeGzipWorkers,
+  createKeyring,
+  indexEntryFromApk,
+  isDependencySatisfied,
+  mergeIndexEntries,
+  parseDependency,
+  parseProvide,
+  readApk,
+  readIndexArchive,
+  readPrivateKey,
+  readPublicKey,
+  verifyApk,
+  verifyIndexArchive,
+  versionMatches,
+  writeIndexArchive,
+} from './lib/tk.mjs';
+import { indexPackages, readDebControl, readDebData, sourceVersion } from './lib/deb.mjs';
+import { debianToApkVersion } from './lib/debver.mjs';
+import { resolveClosure } from './lib/resolve.mjs';
+import {
+  ANALYSIS_VERSION,
+  CONVERTER_VERSION,
+  analyseFiles,
+  baselayoutFiles,
+  caBundle,
+  debPkgInfo,
+  dependencyToken,
+  filesDigest,
+  filesFromTar,
+  installedSize,
+  licenseFromCopyright,
+  packageProvides,
+  soDepends,
+} from './lib/convert.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const REPO_ROOT = resolve(HERE, '../..');
+const CONFIG = JSON.parse(readFileSync(join(HERE, 'packages.json'), 'utf8'));
+const KEY_PATH = join(HERE, 'keys/tk-bootstrap.rsa');
+const KEY_NAME = 'tk-bootstrap.rsa.pub';
+
+class Failure extends Error {}
+
+function log(message) {
+  process.stdout.write(`${message}\n`);
+}
+
+function fail(message) {
+  throw new Failure(message);
+}
+
+function sha256File(path) {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+function sha256Text(text) {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function writeAtomic(path, data) {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+function readJson(path) {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function seconds(start) {
+  return `${((performance.now() - start) / 1000).toFixed(1)} s`;
+}
+
+function mib(bytes) {
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
+// --- apt: a private configuration per architecture ----------------------------------------------------
+
+/**
+ * A self-contained apt configuration under <out>/apt/<arch>: its own sources, lists, cache and an empty
+ * dpkg status, with the target architecture as apt's native one. The host's apt configuration, dpkg
+ * architectures and package lists are neither read nor changed, so neither `dpkg --add-architecture arm64`
+ * nor root rights over /etc/apt are needed.
+ */
+function aptSetup(out, arch) {
+  const dir = join(out, 'apt', arch);
+  for (const sub of ['lists/partial', 'cache/archives/partial', 'parts', 'sources.list.d', 'preferences.d'])
+    mkdirSync(join(dir, sub), { recursive: true });
+  if (!existsSync(join(dir, 'status'))) writeFileSync(join(dir, 'status'), '');
+  const sources = CONFIG.sources.map((line) => `deb [signed-by=${CONFIG.keyring}] ${line}\n`).join('');
+  writeFileSync(join(dir, 'sources.list'), sources);
+  const conf = [
+    `Dir::State::Lists "${dir}/lists";`,
+    `Dir::State::status "${dir}/status";`,
+    `Dir::Cache "${dir}/cache";`,
+    `Dir::Etc::SourceList "${dir}/sources.list";`,
+    `Dir::Etc::SourceParts "${dir}/sources.list.d";`,
+    `Dir::Etc::Parts "${dir}/parts";`,
+    `Dir::Etc::Preferences "${dir}/preferences";`,
+    `Dir::Etc::PreferencesParts "${dir}/preferences.d";`,
+    `APT::Architecture "${arch}";`,
+    `APT::Architectures { "${arch}"; };`,
+    'Acquire::Languages "none";',
+    ...(process.getuid?.() === 0 ? ['APT::Sandbox::User "root";'] : []),
+    '',
+  ].join('\n');
+  writeFileSync(join(dir, 'apt.conf'), conf);
+  return { dir, conf: join(dir, 'apt.conf') };
+}
+
+function apt(aptInfo, command, args, cwd) {
+  const result = spawnSync(command, ['-q', ...args], {
+    cwd,
+    env: { ...process.env, APT_CONFIG: aptInfo.conf, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' },
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  if (result.error !== undefined) fail(`cannot run ${command}: ${result.error.message}`);
+  return result;
+}
+
+function packagesFiles(aptInfo) {
+  const lists = join(aptInfo.dir, 'lists');
+  return readdirSync(lists)
+    .filter((f) => f.endsWith('_Packages'))
+    .sort()
+    .map((f) => join(lists, f));
+}
+
+function loadIndex(out, arch, refresh) {
+  const aptInfo = aptSetup(out, arch);
+  if (refresh || packagesFiles(aptInfo).length < CONFIG.sources.length) {
+    const start = performance.now();
+    log(`[${arch}] apt-get update (private configuration in ${aptInfo.dir})`);
+    const r = apt(aptInfo, 'apt-get', ['update'], aptInfo.dir);
+    if (r.status !== 0 || /^(E:|W: Failed)/m.test(r.stderr))
+      fail(`[${arch}] apt-get update failed:\n${r.stdout}${r.stderr}`);
+    log(`[${arch}] package lists updated in ${seconds(start)}`);
+  }
+  const files = packagesFiles(aptInfo);
+  if (files.length < CONFIG.sources.length)
+    fail(
+      `[${arch}] expected ${CONFIG.sources.length} Packages files in ${aptInfo.dir}/lists, found ${files.length}`,
+    );
+  return { aptInfo, index: indexPackages(files.map((f) => readFileSync(f, 'utf8'))) };
+}
+
+// --- downloads ----------------------------------------------------------------------------------------
+
+function debFileName(paragraph) {
+  return `${paragraph.get('package')}_${paragraph.get('version').replace(/:/g, '%3a')}_${paragraph.get('architecture')}.deb`;
+}
+
+/** Download the exact resolved versions, one `apt-get download` per package; report every failure. */
+function download(out, arch, aptInfo, index, names) {
+  const dir = join(out, 'debs', arch);
+  mkdirSync(dir, { recursive: true });
+  const missing = [];
+  const debs = new Map();
+  let fetched = 0;
+  names.forEach((name, i) => {
+    const p = index.packages.get(name);
+    const file = join(dir, debFileName(p));
+    const want = p.get('sha256');
+    if (existsSync(file) && sha256File(file) === want) {
+      debs.set(name, file);
+      return;
+    }
+    rmSync(file, { force: true });
+    log(
+      `[${arch}] download ${i + 1}/${names.length} ${name} ${p.get('version')} (${mib(Number(p.get('size')))})`,
+    );
+    const r = apt(aptInfo, 'apt-get', ['download', `${name}=${p.get('version')}`], dir);
+    if (r.status !== 0 || !existsSync(file)) {
+      missing.push(`${name}=${p.get('version')}: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
+      return;
+    }
+    if (sha256File(file) !== want) {
+      missing.push(`${name}: downloaded file does not match the SHA256 of the Packages index`);
+      return;
+    }
+    fetched++;
+    debs.set(name, file);
+  });
+  if (missing.length > 0)
+    fail(
+      `[${arch}] ${missing.length} package(s) could not be downloaded:\n  ${missing.join('\n  ')}\n` +
+        '  hint: run with --refresh to update the package lists, and check that deb.debian.org is reachable',
+    );
+  log(`[${arch}] ${names.length} .deb files ready (${fetched} downloaded) in ${dir}`);
+  return debs;
+}
+
+// --- analysis (cached per .deb) -------------------------------------------------------------------------
+
+function busyboxAppletList(out, arch, debPath, control, hostBusybox) {
+  // Debian builds busybox with the same configuration on every architecture: the amd64 binary of the same
+  // source version lists the applets of both. It runs here directly (Debian 12 host, same glibc).
+  let amd64Deb = debPath;
+  if (arch !== 'amd64') {
+    amd64Deb = hostBusybox();
+    const amd64Control = readDebControl(amd64Deb).control;
+    if (sourceVersion(amd64Control) !== sourceVersion(control))
+      fail(
+        `busybox: amd64 source version ${sourceVersion(amd64Control)} differs from ${arch}'s ${sourceVersion(control)}`,
+      );
+  }
+  const entry = readDebData(amd64Deb).find((e) => e.name.replace(/^\.\//, '') === 'bin/busybox');
+  if (entry === undefined) fail(`${amd64Deb}: no bin/busybox`);
+  const tmp = mkdtempSync(join(tmpdir(), 'tk-busybox-'));
+  try {
+    const bin = join(tmp, 'busybox');
+    writeFileSync(bin, entry.data, { mode: 0o755 });
+    const r = spawnSync(bin, ['--list-full'], { encoding: 'utf8' });
+    if (r.status !== 0) fail(`busybox --list-full failed: ${r.stderr || r.error?.message}`);
+    const paths = r.stdout
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '')
+      .map((l) => `/${l.replace(/^\/+/, '')}`);
+    if (paths.length < 100 || !paths.includes('/bin/sh'))
+      fail(`busybox --list-full gave an unexpected list (${paths.length} lines)`);
+    return {
+      paths: [...new Set(paths)].sort(),
+      from: `${debPath === amd64Deb ? '' : 'amd64 '}${amd64Deb.split('/').pop()}`,
+    };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function analyse(out, arch, name, debPath, hostBusybox) {
+  const sha256 = sha256File(debPath);
+  const cachePath = join(out, 'state', arch, 'analysis', `${debPath.split('/').pop()}.json`);
+  const cached = readJson(cachePath);
+  if (cached?.analysis === ANALYSIS_VERSION && cached.sha256 === sha256) return cached;
+  const { control, mtime, scripts } = readDebControl(debPath);
+  const files = filesFromTar(readDebData(debPath));
+  const facts = analyseFiles(files, arch);
+  const analysis = {
+    analysis: ANALYSIS_VERSION,
+    sha256,
+    deb: debPath.split('/').pop(),
+    control: [...control],
+    sourceDateEpoch: mtime,
+    scripts: Object.keys(scripts).sort(),
+    paths: files
+      .filter((f) => f.type !== 'directory')
+      .map((f) => f.path)
+      .sort(),
+    ...facts,
+  };
+  if (name === 'busybox') analysis.busybox = busyboxAppletList(out, arch, debPath, control, hostBusybox);
+  writeAtomic(cachePath, JSON.stringify(analysis));
+  return analysis;
+}
+
+// --- the repository for one architecture --------------------------------------------------------------
+
+async function buildArch(out, arch, options) {
+  const apkArch = CONFIG.arches[arch];
+  const started = performance.now();
+  const { aptInfo, index } = loadIndex(out, arch, options.refresh);
+
+  // 1. The closure. ca-certificates becomes a bundle-only package: its Depends are not followed.
+  const roots = [...new Set(Object.values(CONFIG.purposes).flatMap((p) => p.packages))];
+  const noFollow = new Set(Object.keys(CONFIG.special));
+  const restricted = {
+    packages: new Map(
+      [...index.packages].map(([n, p]) => {
+        if (!noFollow.has(n)) return [n, p];
+        const copy = new Map(p);
+        copy.delete('depends');
+        copy.delete('pre-depends');
+        return [n, copy];
+      }),
+    ),
+    providers: index.providers,
+  };
+  const closure = resolveClosure(restricted, roots, CONFIG.exclude);
+  const purposeCounts = Object.entries(CONFIG.purposes).map(
+    ([purpose, p]) => `${purpose} ${resolveClosure(restricted, p.packages, CONFIG.exclude).names.length}`,
+  );
+  log(`[${arch}] closure: ${closure.names.length} Debian packages (${purposeCounts.join(', ')})`);
+  for (const d of closure.dropped) log(`[${arch}]   dropped "${d.group}" of ${d.from}: ${d.reason}`);
+  for (const c of closure.choices) log(`[${arch}]   chose ${c}`);
+
+  // 2. Downloads, one by one.
+  const debs = download(out, arch, aptInfo, index, closure.names);
+  let hostBusyboxDeb;
+  const hostBusybox = () => {
+    if (hostBusyboxDeb !== undefined) return hostBusyboxDeb;
+    const host = loadIndex(out, 'amd64', false);
+    hostBusyboxDeb = download(out, 'amd64', host.aptInfo, host.index, ['busybox']).get('busybox');
+    return hostBusyboxDeb;
+  };
+
+  // 3. Analyses: provides, needed sonames, licences, file lists.
+  const analyses = new Map();
+  closure.names.forEach((name, i) => {
+    const start = performance.now();
+    const cached = existsSync(
+      join(out, 'state', arch, 'analysis', `${debs.get(name).split('/').pop()}.json`),
+    );
+    const a = analyse(out, arch, name, debs.get(name), hostBusybox);
+    if (!cached) log(`[${arch}] analyse ${i + 1}/${closure.names.length} ${name} (${seconds(start)})`);
+    analyses.set(name, a);
+  });
+
+  // 4. Plan every apk: name, version, .PKGINFO.
+  const apkNameOf = (debName) => CONFIG.special[debName]?.apkName ?? debName;
+  const realNames = new Set([
+    ...closure.names.map(apkNameOf),
+    'tk-baselayout',
+    'busybox-binsh',
+    'build-base',
+  ]);
+  const soProviders = new Map();
+  for (const [name, a] of analyses)
+    for (const s of a.sonames) soProviders.set(s.name, [...(soProviders.get(s.name) ?? []), apkNameOf(name)]);
+  const plans = [];
+  const notes = [];
+  for (const name of closure.names) {
+    const a = analyses.get(name);
+    const control = new Map(a.control);
+    const apkName = apkNameOf(name);
+    const mapped = debianToApkVersion(control.get('version'));
+    for (const n of mapped.notes) notes.push(`${name} ${control.get('version')} → ${mapped.version}: ${n}`);
+    const special = CONFIG.special[name] !== undefined;
+    // Depends: Debian's relations, then so: for needed sonames that another package provides.
+    const depends = [];
+    const depNames = new Set();
+    if (!special) {
+      for (const edge of closure.edges.get(name) ?? []) {
+        const target = analyses.get(edge.target);
+        const targetControl = new Map(target.control);
+        const targetApk = apkNameOf(edge.target);
+        if (depNames.has(targetApk) || targetApk === apkName) continue;
+        depNames.add(targetApk);
+        const token = dependencyToken(
+          edge.viaVirtual ? { name: edge.target } : edge.alt,
+          targetApk,
+          targetControl.get('version'),
+          debianToApkVersion(targetControl.get('version')).version,
+          versionMatches,
+          notes,
+        );
+        depends.push(token);
+      }
+      depends.push(...soDepends(a, a.paths, soProviders, notes, name));
+    }
+    let license = licenseFromCopyright(a.copyright[name]);
+    if (a.copyright[name] === undefined && a.docLinks[name] !== undefined) {
+      const owner = [...analyses.values()].find((o) => o.copyright[a.docLinks[name]] !== undefined);
+      license = licenseFromCopyright(owner?.copyright[a.docLinks[name]]);
+    }
+    const provides = special ? [] : packageProvides(a, mapped.version, control, realNames);
+    plans.push({
+      kind: special ? 'special' : 'deb',
+      debName: name,
+      apkName,
+      debPath: debs.get(name),
+      analysis: a,
+      pkginfo: debPkgInfo({
+        control,
+        apkName,
+        apkVersion: mapped.version,
+        apkArch,
+        sourceDateEpoch: a.sourceDateEpoch,
+        license,
+        depends,
+        provides,
+      }),
+    });
+  }
+
+  // Hand-made packages.
+  const busybox = plans.find((p) => p.debName === 'busybox');
+  const handEpoch = CONFIG.handmade.sourceDateEpoch;
+  const handInfo = (pkgname, pkgver, pkgdesc, extra) => ({
+    pkgname,
+    pkgver,
+    pkgdesc,
+    url: 'https://www.debian.org/',
+    arch: apkArch,
+    origin: pkgname,
+    license: 'NOASSERTION',
+    maintainer: 'tk bootstrap',
+    depend: [],
+    provides: [],
+    install_if: [],
+    replaces: [],
+    triggers: [],
+    other: [],
+    ...extra,
+  });
+  plans.push({
+    kind: 'handmade',
+    apkName: 'tk-baselayout',
+    files: baselayoutFiles(arch),
+    sourceDateEpoch: handEpoch,
+    pkginfo: handInfo(
+      'tk-baselayout',
+      CONFIG.handmade['tk-baselayout'].version,
+      'tk bootstrap base layout: accounts, os-release, top-level directories',
+      { builddate: handEpoch },
+    ),
+  });
+  plans.push({
+    kind: 'handmade',
+    apkName: 'busybox-binsh',
+    files: [{ path: 'bin/sh', type: 'symlink', linkname: 'busybox' }],
+    sourceDateEpoch: busybox.pkginfo.builddate,
+    pkginfo: handInfo('busybox-binsh', busybox.pkginfo.pkgver, '/bin/sh as a link to busybox', {
+      origin: 'busybox',
+      license: busybox.pkginfo.license,
+      builddate: busybox.pkginfo.builddate,
+      depend: ['busybox'],
+      provides: ['/bin/sh', `cmd:sh=${busybox.pkginfo.pkgver}`],
+    }),
+  });
+  const bb = CONFIG.handmade['build-base'];
+  plans.push({
+    kind: 'handmade',
+    apkName: 'build-base',
+    files: Object.entries(bb.links).map(([path, linkname]) => ({ path, type: 'symlink', linkname })),
+    sourceDateEpoch: handEpoch,
+    pkginfo: handInfo(
+      'build-base',
+      bb.version,
+      'C build tools for tk melange build: gcc-12 (as gcc and cc), binutils, make, libc headers, GNU tar, busybox',
+      {
+        builddate: handEpoch,
+        depend: bb.depends,
+        provides: Object.keys(bb.links).map((p) => `cmd:${p.split('/').pop()}=${bb.version}`),
+      },
+    ),
+  });
+  for (const dep of bb.depends)
+    if (!realNames.has(dep)) fail(`build-base depends on ${dep}, which is not in the repository`);
+
+  // Every token must parse as apk reads it (strict grammar), before anything is written.
+  for (const p of plans) {
+    for (const t of [...p.pkginfo.depend]) parseDependency(t);
+    for (const t of p.pkginfo.provides) parseProvide(t);
+  }
+
+  // 5. Files shared between packages would make the installer refuse them.
+  const owners = new Map();
+  for (const p of plans) {
+    const paths =
+      p.kind === 'handmade'
+        ? p.files.filter((f) => f.type !== 'directory').map((f) => f.path)
+        : p.analysis.paths;
+    for (const path of paths) owners.set(path, [...(owners.get(path) ?? []), p.apkName]);
+  }
+  const clashes = [...owners].filter(([, o]) => o.length > 1);
+  if (clashes.length > 0)
+    fail(
+      `[${arch}] files owned by several packages:\n  ${clashes.map(([f, o]) => `${f}: ${o.join(', ')}`).join('\n  ')}`,
+    );
+
+  // 6. Write the apks that changed.
+  const repoDir = join(out, 'repo', apkArch);
+  const stateDir = join(out, 'state', arch, 'apk');
+  mkdirSync(repoDir, { recursive: true });
+  const key = await readPrivateKey(KEY_PATH);
+  const keyId = sha256File(`${KEY_PATH}.pub`);
+  const entries = [];
+  let built = 0;
+  const wanted = new Set();
+  for (const [i, plan] of plans.entries()) {
+    const file = `${plan.pkginfo.pkgname}-${plan.pkginfo.pkgver}.apk`;
+    wanted.add(file);
+    const inputKey = sha256Text(
+      JSON.stringify({
+        converter: CONVERTER_VERSION,
+        deb: plan.analysis?.sha256,
+        files: plan.kind === 'handmade' ? filesDigest(plan.files) : undefined,
+        busybox: plan.analysis?.busybox,
+        pkginfo: plan.pkginfo,
+        keyId,
+      }),
+    );
+    const statePath = join(stateDir, `${plan.pkginfo.pkgname}.json`);
+    const state = readJson(statePath);
+    const apkPath = join(repoDir, file);
+    if (
+      state?.inputKey === inputKey &&
+      state.file === file &&
+      existsSync(apkPath) &&
+      statSync(apkPath).size === state.size &&
+      sha256File(apkPath) === state.sha256
+    ) {
+      entries.push(state.entry);
+      continue;
+    }
+    const start = performance.now();
+    let files;
+    let sourceDateEpoch = plan.sourceDateEpoch;
+    if (plan.kind === 'handmade') {
+      files = plan.files;
+    } else {
+      const all = filesFromTar(readDebData(plan.debPath));
+      sourceDateEpoch = plan.analysis.sourceDateEpoch;
+      if (plan.debName === 'ca-certificates') {
+        files = [
+          ...all.filter((f) => /^usr\/share\/doc\/[^/]+(\/copyright)?$/.test(f.path)),
+          { path: 'etc/ssl/certs/ca-certificates.crt', type: 'file', mode: 0o644, data: caBundle(all) },
+        ];
+      } else {
+        files = all;
+        if (plan.debName === 'busybox') {
+          // The applet list for image builders (apko reads /etc/busybox-paths.d/<pkgname>).
+          const list = `${plan.analysis.busybox.paths.join('\n')}\n`;
+          files = [
+            ...files,
+            {
+              path: 'etc/busybox-paths.d/busybox',
+              type: 'file',
+              mode: 0o644,
+              data: new TextEncoder().encode(list),
+            },
+          ];
+        }
+      }
+    }
+    const result = await buildApk({
+      // apk-tools 2.14 does not unpack a package whose installed size is 0 (database.c apk_db_install_pkg),
+      // so symlinks count with their target's length, as melange counts them (lstat sizes).
+      pkginfo: { ...plan.pkginfo, size: installedSize(files) },
+      files,
+      sourceDateEpoch,
+      signer: { key, keyName: KEY_NAME },
+      generator: 'tk bootstrap (test-fixtures/bootstrap/build-repo.mjs)',
+    });
+    writeAtomic(apkPath, result.bytes);
+    const entry = indexEntryFromApk(readApk(result.bytes, { source: file }));
+    const sha256 = createHash('sha256').update(result.bytes).digest('hex');
+    writeAtomic(statePath, JSON.stringify({ inputKey, file, size: result.bytes.length, sha256, entry }));
+    entries.push(entry);
+    built++;
+    log(`[${arch}] apk ${i + 1}/${plans.length} ${file} (${mib(result.bytes.length)}, ${seconds(start)})`);
+  }
+  for (const f of readdirSync(repoDir)) {
+    if (f.endsWith('.apk') && !wanted.has(f)) {
+      rmSync(join(repoDir, f));
+      log(`[${arch}] removed stale ${f}`);
+    }
+  }
+
+  // 7. The signed index.
+  const indexBytes = await writeIndexArchive(
+    { entries: mergeIndexEntries([], entries), description: `tk bootstrap ${CONFIG.suite} ${arch}` },
+    { signer: { key, keyName: KEY_NAME } },
+  );
+  const indexPath = join(repoDir, 'APKINDEX.tar.gz');
+  if (!existsSync(indexPath) || Buffer.compare(readFileSync(indexPath), Buffer.from(indexBytes)) !== 0)
+    writeAtomic(indexPath, indexBytes);
+  writeAtomic(join(out, 'repo', KEY_NAME), readFileSync(`${KEY_PATH}.pub`));
+
+  // 8. A manifest for people: what came from where.
+  const manifest = {
+    arch,
+    apkArch,
+    packages: plans.map((p) => ({
+      apk: `${p.pkginfo.pkgname}-${p.pkginfo.pkgver}.apk`,
+      name: p.pkginfo.pkgname,
+      version: p.pkginfo.pkgver,
+      ...(p.kind === 'handmade'
+        ? { from: 'hand-made' }
+        : {
+            from: p.analysis.deb,
+            debianVersion: new Map(p.analysis.control).get('version'),
+            sha256: p.analysis.sha256,
+          }),
+      license: p.pkginfo.license,
+      maintainerScripts: p.analysis?.scripts.filter((s) => /inst|rm$/.test(s)) ?? [],
+    })),
+    notes,
+  };
+  writeAtomic(join(out, `manifest.${arch}.json`), `${JSON.stringify(manifest, null, 2)}\n`);
+  const size = readdirSync(repoDir).reduce((sum, f) => sum + statSync(join(repoDir, f)).size, 0);
+  log(
+    `[${arch}] repository ${repoDir}: ${plans.length} packages (${built} built, ${plans.length - built} up to date), ` +
+      `${mib(size)}, ${notes.length} notes in manifest.${arch}.json, ${seconds(started)}`,
+  );
+}
+
+// --- check ----------------------------------------------------------------------------------------------
+
+async function checkArch(out, arch) {
+  const repoDir = join(out, 'repo', CONFIG.arches[arch]);
+  const indexPath = join(repoDir, 'APKINDEX.tar.gz');
+  if (!existsSync(indexPath)) fail(`[${arch}] no repository at ${repoDir}: build it first`);
+  const keyring = createKeyring();
+  keyring.add(KEY_NAME, await readPublicKey(`${KEY_PATH}.pub`));
+  const bytes = new Uint8Array(readFileSync(indexPath));
+  const archive = readIndexArchive(bytes, { source: indexPath });
+  const verdict = verifyIndexArchive(bytes, archive, keyring);
+  if (verdict.status !== 'OK') fail(`[${arch}] ${indexPath}: ${verdict.status}: ${verdict.reason}`);
+  const problems = [];
+  const listed = new Map(archive.entries.map((e) => [`${e.name}-${e.version}.apk`, e]));
+  const files = readdirSync(repoDir).filter((f) => f.endsWith('.apk'));
+  for (const f of files) {
+    const entry = listed.get(f);
+    if (entry === undefined) {
+      problems.push(`${f} is not in the index`);
+      continue;
+    }
+    const apkBytes = new Uint8Array(readFileSync(join(repoDir, f)));
+    const result = verifyApk(apkBytes, keyring, { source: f });
+    if (result.status !== 'OK') {
+      problems.push(`${f}: ${result.status}: ${result.reason}`);
+      continue;
+    }
+    const pkg = readApk(apkBytes, { source: f, verifyFileChecksums: false });
+    if (pkg.identity !== entry.checksum)
+      problems.push(`${f}: identity ${pkg.identity} but the index says ${entry.checksum}`);
+    if (pkg.fileSize !== entry.size)
+      problems.push(`${f}: ${pkg.fileSize} bytes but the index says ${entry.size}`);
+  }
+  for (const name of listed.keys())
+    if (!files.includes(name)) problems.push(`index lists ${name}, which is missing`);
+  // Every dependency of every package resolves inside the repository.
+  const candidates = (name) => [
+    ...archive.entries.filter((e) => e.name === name).map((e) => ({ version: e.version })),
+    ...archive.entries.flatMap((e) =>
+      e.provides
+        .map((p) => parseProvide(p))
+        .filter((p) => p.name === name)
+        .map((p) => (p.version ? { version: p.version } : {})),
+    ),
+  ];
+  for (const e of archive.entries) {
+    for (const token of e.depends) {
+      const dep = parseDependency(token);
+      if (!candidates(dep.name).some((c) => isDependencySatisfied(dep, c)))
+        problems.push(`${e.name}: dependency ${token} has no provider in the repository`);
+    }
+  }
+  if (problems.length > 0) fail(`[${arch}] check failed:\n  ${problems.join('\n  ')}`);
+  log(
+    `[${arch}] check ok: index signed by ${verdict.verifiedBy.join(', ')}, ${files.length} packages verify, every dependency resolves`,
+  );
+  return archive;
+}
+
+// --- smoke test -----------------------------------------------------------------------------------------
+
+/** The install closure of `roots` by name and provides (first provider in index order). */
+function installClosure(entries, roots) {
+  const byName = new Map(entries.map((e) => [e.name, e]));
+  const byProvide = new Map();
+  for (const e of entries)
+    for (const p of e.provides) {
+      const name = parseProvide(p).name;
+      if (!byProvide.has(name)) byProvide.set(name, e);
+    }
+  const out = [];
+  const seen = new Set();
+  const visit = (name) => {
+    const e = byName.get(name) ?? byProvide.get(name);
+    if (e === undefined) fail(`smoke: nothing provides ${name}`);
+    if (seen.has(e.name)) return;
+    seen.add(e.name);
+    for (const d of e.depends) visit(parseDependency(d).name);
+    out.push(e);
+  };
+  roots.forEach(visit);
+  return out;
+}
+
+/** Minimal installer for the smoke test: files, modes, owners, links; then busybox applet links. */
+function extractInto(root, apkPath) {
+  // Owners are applied when running as root; otherwise every file belongs to the caller.
+  const lchown = process.getuid?.() === 0 ? lchownSync : () => {};
+  const pkg = readApk(new Uint8Array(readFileSync(apkPath)), { source: apkPath });
+  for (const f of pkg.files) {
+    const target = join(root, f.path);
+    if (f.type === 'directory') {
+      mkdirSync(target, { recursive: true });
+      chmodSync(target, f.mode);
+      lchown(target, f.uid, f.gid);
+      continue;
+    }
+    mkdirSync(dirname(target), { recursive: true });
+    rmSync(target, { force: true });
+    if (f.type === 'file') {
+      writeFileSync(target, f.data);
+      lchown(target, f.uid, f.gid);
+      chmodSync(target, f.mode);
+    } else if (f.type === 'symlink') {
+      symlinkSync(f.linkname, target);
+      lchown(target, f.uid, f.gid);
+    } else if (f.type === 'hardlink') {
+      linkSync(join(root, f.linkname), target);
+    }
+    if (f.type !== 'symlink') utimesSync(target, f.mtime, f.mtime);
+  }
+  return pkg;
+}
+
+function binfmtStatus(arch) {
+  if (arch === 'amd64') return 'native';
+  try {
+    const text = readFileSync('/proc/sys/fs/binfmt_misc/qemu-aarch64', 'utf8');
+    if (/^enabled/m.test(text) && /^flags:.*F/m.test(text)) return 'binfmt';
+    return 'binfmt-without-F';
+  } catch {
+    return 'no-binfmt';
+  }
+}
+
+function smokeArch(out, arch, archive) {
+  const repoDir = join(out, 'repo', CONFIG.arches[arch]);
+  const packages = installClosure(archive.entries, ['tk-baselayout', 'busybox', 'busybox-binsh', 'hello']);
+  const root = mkdtempSync(join(tmpdir(), `tk-bootstrap-smoke-${arch}-`));
+  try {
+    for (const e of packages) extractInto(root, join(repoDir, `${e.name}-${e.version}.apk`));
+    // What an image builder does with /etc/busybox-paths.d: absolute links to /bin/busybox, existing files kept.
+    const applets = readFileSync(join(root, 'etc/busybox-paths.d/busybox'), 'utf8')
+      .split('\n')
+      .filter(Boolean);
+    for (const p of applets) {
+      const target = join(root, p);
+      try {
+        lstatSync(target);
+        continue;
+      } catch {
+        mkdirSync(dirname(target), { recursive: true });
+        symlinkSync('/bin/busybox', target);
+      }
+    }
+    const mode = binfmtStatus(arch);
+    const qemu = '/usr/bin/qemu-aarch64-static';
+    const prefix = mode === 'native' || mode === 'binfmt' ? [] : [qemu];
+    if (prefix.length > 0 && !existsSync(qemu))
+      fail(`[${arch}] smoke: no binfmt registration for qemu-aarch64 and no ${qemu}`);
+    const bind = prefix.length > 0 ? ['--ro-bind', qemu, qemu] : [];
+    const bwrap = (argv) =>
+      spawnSync(
+        'bwrap',
+        [
+          '--bind',
+          root,
+          '/',
+          ...bind,
+          '--proc',
+          '/proc',
+          '--dev',
+          '/dev',
+          '--clearenv',
+          '--setenv',
+          'PATH',
+          '/usr/bin:/bin:/usr/sbin:/sbin',
+          ...prefix,
+          ...argv,
+        ],
+        {
+          encoding: 'utf8',
+        },
+      );
+    const hello = bwrap(['/usr/bin/hello']);
+    if (hello.status !== 0 || hello.stdout !== 'Hello, world!\n')
+      fail(
+        `[${arch}] smoke: /usr/bin/hello gave status ${hello.status}, stdout ${JSON.stringify(hello.stdout)}, stderr ${JSON.stringify(hello.stderr)}`,
+      );
+    let shell = 'shell not tried (no binfmt: child processes of the shell would not run)';
+    if (prefix.length === 0) {
+      const sh = bwrap(['/bin/sh', '-c', 'id -u; ls /usr/bin/hello; hello | tr a-z A-Z']);
+      if (sh.status !== 0 || sh.stdout !== `${process.getuid?.() ?? 0}\n/usr/bin/hello\nHELLO, WORLD!\n`)
+        fail(
+          `[${arch}] smoke: /bin/sh gave status ${sh.status}, stdout ${JSON.stringify(sh.stdout)}, stderr ${JSON.stringify(sh.stderr)}`,
+        );
+      shell = '/bin/sh, busybox applets and a pipe work';
+    }
+    const how =
+      { native: 'natively', binfmt: 'under qemu-user via binfmt (F flag)' }[mode] ??
+      `under ${qemu} called directly (${mode}; see test-bench.md to register binfmt)`;
+    log(`[${arch}] smoke ok: ${packages.map((e) => e.name).join(', ')} → "Hello, world!" ${how}; ${shell}`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+// --- main -----------------------------------------------------------------------------------------------
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      out: { type: 'string' },
+      arch: { type: 'string', multiple: true },
+      refresh: { type: 'boolean', default: false },
+      check: { type: 'boolean', default: false },
+      smoke: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    log(
+      readFileSync(fileURLToPath(import.meta.url), 'utf8')
+        .split('\n')
+        .slice(1, 6)
+        .join('\n')
+        .replace(/^\/\/ ?/gm, ''),
+    );
+    return;
+  }
+  const out = resolve(values.out ?? join(REPO_ROOT, '.cache/bootstrap'));
+  // --arch takes Debian (amd64, arm64) or apk (x86_64, aarch64) names.
+  const arches = (values.arch ?? Object.keys(CONFIG.arches)).map((a) => {
+    const deb =
+      CONFIG.arches[a] !== undefined ? a : Object.keys(CONFIG.arches).find((k) => CONFIG.arches[k] === a);
+    if (deb === undefined) fail(`unknown --arch ${a}: use ${Object.keys(CONFIG.arches).join(' or ')}`);
+    return deb;
+  });
+  for (const tool of ['dpkg-deb', 'apt-get', ...(values.smoke ? ['bwrap'] : [])])
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0)
+      fail(
+        `${tool} is not installed (Debian: apt-get install ${tool === 'bwrap' ? 'bubblewrap' : 'apt dpkg'})`,
+      );
+  const start = performance.now();
+  for (const arch of arches) {
+    if (!values.check) await buildArch(out, arch, { refresh: values.refresh });
+    const archive = await checkArch(out, arch);
+    if (values.smoke) smokeArch(out, arch, archive);
+  }
+  log(`done in ${seconds(start)}: ${join(out, 'repo')} (key ${join(out, 'repo', KEY_NAME)})`);
+}
+
+main()
+  .catch((error) => {
+    if (error instanceof Failure) process.stderr.write(`error: ${error.message}\n`);
+    else if (typeof error?.code === 'string' && /^[A-Z]+_[A-Z_]+$/.test(error.code))
+      process.stderr.write(
+        `error [${error.code}] ${error.message}\n${error.hint ? `  hint: ${error.hint}\n` : ''}`,
+      );
+    else process.stderr.write(`error: ${error?.stack ?? error}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => closeGzipWorkers());
