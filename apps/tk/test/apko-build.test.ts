@@ -285,3 +285,82 @@ describe('tk apko errors', () => {
     expect(r.stderr).toMatch(/error \[SOLVER_[A-Z_]+\].*nonexistent-thing/);
   });
 });
+
+describe('tk apko build-minirootfs, show-config and image time', () => {
+  it('build-minirootfs writes the root of one arch as a tar (gzip for .tar.gz)', async () => {
+    const dir = testrepoWorkdir();
+    for (const name of ['rootfs.tar', 'rootfs.tar.gz']) {
+      const r = await tk(
+        dir,
+        'apko',
+        'build-minirootfs',
+        'apko.yaml',
+        name,
+        '--build-arch',
+        'aarch64',
+        '--cache-dir',
+        join(dir, 'cache'),
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const listing = execFileSync('tar', [name.endsWith('.gz') ? '-tzvf' : '-tvf', join(dir, name)], {
+        encoding: 'utf8',
+      });
+      expect(listing).toMatch(/ etc\/os-release\n/);
+      expect(listing).toMatch(/ lib\/apk\/db\/installed\n/);
+      expect(listing).toMatch(/^drwxrwxrwt 0\/0 .* tmp$/m);
+    }
+    const installed = execFileSync('tar', ['-xOf', join(dir, 'rootfs.tar'), 'lib/apk/db/installed'], {
+      encoding: 'utf8',
+    });
+    expect(installed).toContain('P:replayout\nV:1.0.0-r0\nA:aarch64\n');
+  });
+
+  it('show-config prints the configuration with flags applied', async () => {
+    const dir = testrepoWorkdir();
+    const r = await tk(dir, 'apko', 'show-config', 'apko.yaml', '-p', 'extra', '--arch', 'arm64');
+    expect(r.code, r.stderr).toBe(0);
+    const config = JSON.parse(r.stdout) as { contents: { packages: string[] }; archs: string[] };
+    expect(config.contents.packages).toEqual(['replayout', 'extra']);
+    expect(config.archs).toEqual(['arm64']);
+  });
+
+  it('takes the image time from SOURCE_DATE_EPOCH, else the newest of --build-date and the packages', async () => {
+    const { runCli } = await import('@tk/tk');
+    const created = async (env: Record<string, string>, ...extra: string[]): Promise<string> => {
+      const dir = testrepoWorkdir();
+      const code = await runCli(
+        [
+          'apko',
+          'build',
+          'apko.yaml',
+          'x:1',
+          'out.tar',
+          '--arch',
+          'amd64',
+          '--cache-dir',
+          join(dir, 'cache'),
+          ...extra,
+        ],
+        {
+          cwd: dir,
+          env,
+          stdout: { write: () => true },
+          stderr: { write: () => true },
+        },
+      );
+      expect(code).toBe(0);
+      const files = tarballFiles(join(dir, 'out.tar'));
+      const index = json<Index>(files.get('index.json'));
+      const manifest = json<Manifest>(files.get(index.manifests[0]!.digest));
+      return json<{ created: string }>(files.get(manifest.config.digest)).created;
+    };
+    expect(await created({ SOURCE_DATE_EPOCH: '1700000000' }, '--build-date', '2030-01-01T00:00:00Z')).toBe(
+      '2023-11-14T22:13:20Z',
+    );
+    expect(await created({}, '--build-date', '2024-05-01T12:00:00Z')).toBe('2024-05-01T12:00:00Z');
+    expect(await created({})).toBe('1970-01-01T00:00:00Z');
+    const dir = testrepoWorkdir();
+    const bad = await tk(dir, 'apko', 'build', 'apko.yaml', 'x:1', 'out.tar', '--build-date', 'yesterday');
+    expect(bad.stderr).toMatch(/error \[APKO_BAD_OPTION\] --build-date "yesterday"/);
+  });
+});
