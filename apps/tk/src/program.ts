@@ -21,10 +21,15 @@ export interface RunOptions {
   readStdin?: () => Promise<string>;
 }
 
-function withExitOverride(command: Command, stdout: TextSink, stderr: TextSink): void {
+function withExitOverride(command: Command, stdout: TextSink, stderr: TextSink, isTTY: boolean): void {
   command.exitOverride();
-  command.configureOutput({ writeOut: (s) => void stdout.write(s), writeErr: (s) => void stderr.write(s) });
-  for (const sub of command.commands) withExitOverride(sub, stdout, stderr);
+  command.configureOutput({
+    writeOut: (s) => void stdout.write(s),
+    writeErr: (s) => void stderr.write(s),
+    // Off a terminal, help is wrapped at a fixed width so generated docs do not depend on the window.
+    ...(isTTY ? {} : { getOutHelpWidth: () => 100, getErrHelpWidth: () => 100 }),
+  });
+  for (const sub of command.commands) withExitOverride(sub, stdout, stderr, isTTY);
 }
 
 /**
@@ -63,7 +68,7 @@ export async function runCli(argv: readonly string[], options: RunOptions): Prom
   program.addCommand(melangeCommand(ctx));
   program.addCommand(apkoCommand(ctx));
   program.addCommand(apkCommand(ctx));
-  withExitOverride(program, options.stdout, options.stderr);
+  withExitOverride(program, options.stdout, options.stderr, options.isTTY ?? false);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
