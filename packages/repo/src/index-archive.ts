@@ -12,14 +12,13 @@ import { concatBytes, fromUtf8, utf8, type Logger } from '@tk/core';
 import { gzip, splitGzipMembers } from '@tk/gzip';
 import {
   parseSignatureEntryName,
-  signatureEntryName,
-  signBytes,
   verifyBytes,
   type Keyring,
   type PrivateKey,
   type SignatureAlgorithm,
   type SignatureScheme,
 } from '@tk/keys';
+import { buildSignatureMember } from '@tk/apk';
 import { readTar, TarWriter } from '@tk/tar';
 import { RepoError } from './errors.ts';
 import { parseIndexText, serializeIndexText, type IndexEntry } from './index-text.ts';
@@ -232,18 +231,8 @@ export async function writeIndexArchive(
 }
 
 async function signIndexBody(body: Uint8Array, signer: IndexSigner, mtime: number): Promise<Uint8Array> {
-  const algorithm = signer.algorithm ?? 'sha256';
-  const tar = new TarWriter();
-  tar.add({
-    name: signatureEntryName(algorithm, signer.keyName),
-    type: 'file',
-    mode: 0o644,
-    uname: 'root',
-    gname: 'root',
-    mtime,
-    data: signBytes(signer.key, body, algorithm),
-  });
-  return concatBytes([await gzip(tar.finish({ endOfArchive: false })), body]);
+  // The same one-entry `.SIGN.` member as a package's, over the whole unsigned index instead of a control member.
+  return concatBytes([await buildSignatureMember(body, signer, mtime), body]);
 }
 
 /**
