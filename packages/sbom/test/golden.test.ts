@@ -5,7 +5,7 @@
 import { createRecordingLogger } from '@tk/core';
 import { describe, expect, it } from 'vitest';
 import { imageSbom, indexSbom, packageSbom } from '@tk/sbom';
-import { GOLDEN, goldenImageInput, schemaErrors } from './helpers.ts';
+import { CRANE_PACKAGE, GOLDEN, goldenImageInput, schemaErrors } from './helpers.ts';
 
 describe('golden files', () => {
   it.each(['x86_64', 'aarch64'] as const)('image SBOM of apko-testrepo (%s)', async (arch) => {
@@ -93,31 +93,7 @@ describe('golden files', () => {
   });
 
   it('package SBOM in melange shape (crane)', async () => {
-    const text = packageSbom({
-      name: 'crane',
-      version: '0.20.2-r1',
-      arch: 'x86_64',
-      license: 'Apache-2.0',
-      namespace: 'wolfi',
-      config: {
-        path: 'testdata/build_configs/crane.yaml',
-        repository: 'https://github.com/wolfi-dev/os',
-        commit: 'c0ffee',
-      },
-      sources: [
-        {
-          name: 'go-containerregistry',
-          version: 'v0.20.2',
-          downloadLocation:
-            'https://github.com/google/go-containerregistry/archive/c195f151efe3369874c72662cd69ad43ee485128.tar.gz',
-          purl: 'pkg:github/google/go-containerregistry@v0.20.2',
-          license: 'Apache-2.0',
-          supplier: 'Google',
-        },
-      ],
-      buildDate: 0,
-      toolVersion: '0.1.0',
-    });
+    const text = packageSbom(CRANE_PACKAGE);
     expect(schemaErrors(text)).toEqual([]);
     await expect(text).toMatchFileSnapshot('golden/package-crane-0.20.2-r1.spdx.json');
   });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Ajv2019 } from 'ajv/dist/2019.js';
 import { readApk } from '@tk/apk';
-import type { EmbeddedSbom, ImageSbomInput, InstalledPackage } from '@tk/sbom';
+import type { EmbeddedSbom, ImageSbomInput, InstalledPackage, PackageSbomInput } from '@tk/sbom';
 import { parseOsRelease } from '@tk/sbom';
 
 export const ROOT = join(import.meta.dirname, '../../..');
@@ -142,3 +142,30 @@ export function readGolden(name: string): LooseDoc {
 export function purlOf(pkg: LooseDoc['packages'][number]): string | undefined {
   return pkg.externalRefs?.find((r) => r.referenceType === 'purl')?.referenceLocator;
 }
+
+/** melange's golden crane package (pkg/build/testdata/build_configs/crane.yaml), as a package-SBOM input. */
+export const CRANE_PACKAGE: PackageSbomInput = {
+  name: 'crane',
+  version: '0.20.2-r1',
+  arch: 'x86_64',
+  license: 'Apache-2.0',
+  namespace: 'wolfi',
+  config: {
+    path: 'testdata/build_configs/crane.yaml',
+    repository: 'https://github.com/wolfi-dev/os',
+    commit: 'c0ffee',
+  },
+  sources: [
+    {
+      name: 'go-containerregistry',
+      version: 'v0.20.2',
+      downloadLocation:
+        'https://github.com/google/go-containerregistry/archive/c195f151efe3369874c72662cd69ad43ee485128.tar.gz',
+      purl: 'pkg:github/google/go-containerregistry@v0.20.2',
+      license: 'Apache-2.0',
+      supplier: 'Google',
+    },
+  ],
+  buildDate: 0,
+  toolVersion: '0.1.0',
+};

@@ -2,36 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { imageSbom, packageSbom, type PackageSbomInput } from '@tk/sbom';
-import { FIXTURES, parse, purlOf, schemaErrors, type LooseDoc } from './helpers.ts';
+import { CRANE_PACKAGE as crane, FIXTURES, parse, purlOf, schemaErrors, type LooseDoc } from './helpers.ts';
 
 const melange = (name: string): LooseDoc =>
   parse(readFileSync(join(FIXTURES, 'real/sbom', `melange-${name}.spdx.json`), 'utf8'));
-
-const crane: PackageSbomInput = {
-  name: 'crane',
-  version: '0.20.2-r1',
-  arch: 'x86_64',
-  license: 'Apache-2.0',
-  namespace: 'wolfi',
-  config: {
-    path: 'testdata/build_configs/crane.yaml',
-    repository: 'https://github.com/wolfi-dev/os',
-    commit: 'c0ffee',
-  },
-  sources: [
-    {
-      name: 'go-containerregistry',
-      version: 'v0.20.2',
-      downloadLocation:
-        'https://github.com/google/go-containerregistry/archive/c195f151efe3369874c72662cd69ad43ee485128.tar.gz',
-      purl: 'pkg:github/google/go-containerregistry@v0.20.2',
-      license: 'Apache-2.0',
-      supplier: 'Google',
-    },
-  ],
-  buildDate: 0,
-  toolVersion: '0.1.0',
-};
 
 const sevenZip: PackageSbomInput = {
   name: '7zip-two-fetches',
