@@ -58,3 +58,9 @@ export type {
   ConfigFile,
   RepositoryLine,
 } from './config/index.ts';
+export { readYaml, PositionIndex, formatPath, YAML_LIMITS } from './config/yaml.ts';
+export type { PathSegment, SourcePos, NodePosition, YamlDocument } from './config/yaml.ts';
+export { reportZodIssues, describeValue, suggestKey } from './config/zod-issues.ts';
+export { issueReporter, staysInsideRoot } from './config/validate.ts';
+export type { Reporter } from './config/validate.ts';
+export { throwIssues, sortIssues } from './config/errors.ts';
