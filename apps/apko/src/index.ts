@@ -64,3 +64,8 @@ export { reportZodIssues, describeValue, suggestKey } from './config/zod-issues.
 export { issueReporter, staysInsideRoot } from './config/validate.ts';
 export type { Reporter } from './config/validate.ts';
 export { throwIssues, sortIssues } from './config/errors.ts';
+export { checkSemantics } from './config/validate.ts';
+export { prepareBuild, prepareBuildFromConfig, resolveArchs } from './build/prepare.ts';
+export type { PreparedBuild, PrepareSettings, ResolvedArch, ConfiguredRepository } from './build/prepare.ts';
+export { fetchArchPackages, buildRootTree } from './build/assemble.ts';
+export type { RootTreeOptions, RootTree } from './build/assemble.ts';

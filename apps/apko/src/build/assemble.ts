@@ -34,7 +34,7 @@ import {
 } from '@tk/oci';
 import type { ImageConfig } from '../config/index.ts';
 import { ApkoError } from './errors.ts';
-import type { PreparedBuild, ResolvedArch } from './prepare.ts';
+import type { PreparedBuild, PrepareSettings, ResolvedArch } from './prepare.ts';
 import { shellSplit } from './shlex.ts';
 
 /** tk's identity in image configs (apko writes github.com/chainguard-dev/apko and "apko"). */
@@ -72,7 +72,7 @@ const FETCH_CONCURRENCY = 4;
  * @returns the packages with their bytes
  */
 export async function fetchArchPackages(
-  prepared: PreparedBuild,
+  prepared: PreparedBuild<PrepareSettings>,
   resolved: ResolvedArch,
 ): Promise<FetchedApk[]> {
   const { logger } = prepared;
@@ -235,28 +235,46 @@ export function entrypointOf(config: ImageConfig): { entrypoint?: string[]; cmd?
   };
 }
 
+/** Options for {@link buildRootTree}. */
+export interface RootTreeOptions {
+  /** Timestamp of every entry the steps create (Unix seconds). */
+  created: number;
+  /** Create the device nodes (images: yes; a sandbox root gets its /dev from the runner: no). */
+  devices: boolean;
+  logger: Logger;
+}
+
+/** An installed root in memory. */
+export interface RootTree {
+  tree: FsTree;
+  installed: InstalledPackage[];
+  /** The image's user after account resolution (numeric when known). */
+  user?: string;
+}
+
 /**
- * Build one arch's root and image.
+ * Install fetched packages into an in-memory root and run the image steps: accounts, paths,
+ * certificates, service bundle, busybox applet links, os-release, the apk database (world,
+ * repositories, keys), device nodes.
  *
- * @param prepared - the build
- * @param resolved - the arch's install list
- * @param logger - progress and warnings
- * @returns the arch's tree, installed packages, layer and image
+ * @param prepared - the build (configuration, keys, repositories)
+ * @param resolved - the arch's install list and world
+ * @param packages - the fetched packages, in install order
+ * @param options - timestamp, devices, logger
+ * @returns the tree, the installed packages and the resolved user
+ * @throws {RootfsError} for packages that conflict or escape the root
+ * @throws {ApkoError} APKO_UNSUPPORTED for certificate providers
  */
-export async function buildArch(
-  prepared: PreparedBuild,
+export async function buildRootTree(
+  prepared: PreparedBuild<PrepareSettings>,
   resolved: ResolvedArch,
-  logger: Logger,
-): Promise<ArchBuild> {
-  const { config, options } = prepared;
-  const packages = await fetchArchPackages(prepared, resolved);
-  const created = imageTime(
-    options.env,
-    options.buildDate,
-    packages.map((p) => ({ pkg: p.fetched.pkg })),
-  );
+  packages: readonly FetchedApk[],
+  options: RootTreeOptions,
+): Promise<RootTree> {
+  const { config } = prepared;
+  const { created, logger } = options;
   const tree = new FsTree(meta(0o755, created));
-  createSkeleton(tree, { mtime: created, devices: true });
+  createSkeleton(tree, { mtime: created, devices: options.devices });
   const state = createInstallState();
   for (const { resolved: r, fetched } of packages) {
     installPackage(tree, state, {
@@ -312,7 +330,36 @@ export async function buildArch(
     },
     created,
   );
-  ensureDevices(tree, created);
+  if (options.devices) ensureDevices(tree, created);
+
+  return { tree, installed: state.installed, ...(user === undefined ? {} : { user }) };
+}
+
+/**
+ * Build one arch's root and image.
+ *
+ * @param prepared - the build
+ * @param resolved - the arch's install list
+ * @param logger - progress and warnings
+ * @returns the arch's tree, installed packages, layer and image
+ */
+export async function buildArch(
+  prepared: PreparedBuild,
+  resolved: ResolvedArch,
+  logger: Logger,
+): Promise<ArchBuild> {
+  const { config, options } = prepared;
+  const packages = await fetchArchPackages(prepared, resolved);
+  const created = imageTime(
+    options.env,
+    options.buildDate,
+    packages.map((p) => ({ pkg: p.fetched.pkg })),
+  );
+  const { tree, installed, user } = await buildRootTree(prepared, resolved, packages, {
+    created,
+    devices: true,
+    logger,
+  });
 
   const layer = await buildLayer(treeEntries(tree), { logger });
   logger.progress({
@@ -357,7 +404,7 @@ export async function buildArch(
     resolved,
     packages,
     tree,
-    installed: state.installed,
+    installed,
     created,
     layer,
     image,

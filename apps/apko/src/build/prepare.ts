@@ -44,9 +44,18 @@ export interface ConfiguredRepository {
   role: 'build' | 'image' | 'runtime';
 }
 
+/**
+ * The options the resolve and fetch steps read: a subset of {@link BuildOptions}, so that a caller that
+ * has an already-compiled configuration (melange's build environment) needs no configuration file.
+ */
+export type PrepareSettings = Pick<
+  BuildOptions,
+  'workdir' | 'env' | 'cacheDir' | 'offline' | 'allowUntrusted' | 'lockfile' | 'logger'
+>;
+
 /** The configuration, trust and sources of a build. */
-export interface PreparedBuild {
-  options: BuildOptions;
+export interface PreparedBuild<O extends PrepareSettings = BuildOptions> {
+  options: O;
   config: ImageConfig;
   configFiles: ConfigFile[];
   configDir: string;
@@ -85,7 +94,29 @@ export async function prepareBuild(options: BuildOptions): Promise<PreparedBuild
     ...(options.packageAppend === undefined ? {} : { packageAppend: options.packageAppend }),
     ...(options.annotations === undefined ? {} : { annotations: options.annotations }),
   });
-  const configDir = dirname(configPath);
+  return prepareBuildFromConfig(config, options, {
+    configDir: dirname(configPath),
+    configFiles: loaded.files,
+  });
+}
+
+/**
+ * Load keys and parse repositories for a configuration that is already loaded and overlaid (melange's
+ * compiled build environment, a test's inline configuration). `config.archs` decides the archs.
+ *
+ * @param config - the configuration, flags already applied
+ * @param options - working directory (relative paths resolve here first), environment (HTTP_AUTH),
+ *   cache, offline, trust
+ * @param source - the configuration's directory (fallback for relative paths) and files (for the lock)
+ * @returns the prepared build; close `fetcher` when done
+ */
+export async function prepareBuildFromConfig<O extends PrepareSettings>(
+  config: ImageConfig,
+  options: O,
+  source: { configDir: string; configFiles?: ConfigFile[] },
+): Promise<PreparedBuild<O>> {
+  const logger = options.logger ?? silentLogger;
+  const { configDir } = source;
   const fetcher = createHttpFetcher({ logger, auth: parseHttpAuth(options.env['HTTP_AUTH']) });
   const cache = options.cacheDir === undefined ? undefined : createDiskCache(options.cacheDir, { logger });
   const offline = options.offline ?? false;
@@ -113,7 +144,7 @@ export async function prepareBuild(options: BuildOptions): Promise<PreparedBuild
   return {
     options,
     config,
-    configFiles: loaded.files,
+    configFiles: source.configFiles ?? [],
     configDir,
     archs: config.archs.map((a) => toApkArch(a)),
     keyring,
@@ -142,7 +173,7 @@ export interface ResolvedArch {
  * @param prepared - from {@link prepareBuild}
  * @returns per arch, in build order
  */
-export async function resolveArchs(prepared: PreparedBuild): Promise<ResolvedArch[]> {
+export async function resolveArchs(prepared: PreparedBuild<PrepareSettings>): Promise<ResolvedArch[]> {
   const { options, config, logger } = prepared;
   const buildRepos = prepared.repositories.filter((r) => r.role !== 'runtime');
   const loadedByArch = await Promise.all(
