@@ -242,6 +242,8 @@ export interface RootTreeOptions {
   /** Create the device nodes (images: yes; a sandbox root gets its /dev from the runner: no). */
   devices: boolean;
   logger: Logger;
+  /** Write a minimal /etc/os-release (with a warning) when no package has one. Default true (images). */
+  osRelease?: boolean;
 }
 
 /** An installed root in memory. */
@@ -300,7 +302,7 @@ export async function buildRootTree(
   if (config.entrypoint.type === 'service-bundle') writeServiceBundle(tree, config, created);
   const links = createBusyboxLinks(tree, created);
   if (links > 0) logger.debug(`${resolved.arch}: ${links} busybox applet links`);
-  if (!osReleasePresent(tree)) {
+  if (options.osRelease !== false && !osReleasePresent(tree)) {
     tree.mkdirAll('etc', meta(0o755, created));
     tree.put('etc/os-release', {
       kind: 'file',

@@ -3,7 +3,10 @@
  * default the host) filtered by `package.target-architecture` — in EITHER naming, unlike melange, which
  * compares apk names only and silently builds nothing for `amd64` (melange #1050).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArch, parseArchFlags, toApkArch } from '@tk/apko';
+import type { Logger } from '@tk/core';
 import { MelangeError } from '../errors.ts';
 
 /**
@@ -43,4 +46,32 @@ export function selectArchs(
     );
   }
   return out;
+}
+
+/**
+ * Drop appended local repositories that have no index for `arch` yet, with a warning. Wolfi's Makefile
+ * appends the out-dir (`--repository-append $(pwd)/packages`) to every build, and the first build of a
+ * fresh checkout has no index there; melange (through apko) drops such a repository with a warning. Remote
+ * repositories, and local ones given in the recipe itself, stay strict.
+ *
+ * @param repositories - `--repository-append` values (absolute paths or URLs, optionally `@tag `-prefixed)
+ * @param arch - the apk arch
+ * @param logger - for the warning
+ * @returns the repositories to use
+ */
+export function presentLocalRepositories(
+  repositories: readonly string[],
+  arch: string,
+  logger: Logger,
+): string[] {
+  return repositories.filter((line) => {
+    const location = line.trim().replace(/^@\S+\s+/, '');
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location) || !location.startsWith('/')) return true;
+    if (existsSync(join(location, arch, 'APKINDEX.tar.gz'))) return true;
+    logger.warn(
+      `repository ${location} has no ${arch}/APKINDEX.tar.gz yet; building without it`,
+      'MELANGE_REPOSITORY_EMPTY',
+    );
+    return false;
+  });
 }

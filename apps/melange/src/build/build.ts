@@ -17,7 +17,7 @@ import { createBubblewrapRunner } from '../runner/bubblewrap.ts';
 import type { Pod, Runner } from '../runner/types.ts';
 import { emitPackages, type EmittedPackage } from '../package/emit.ts';
 import { updateIndex } from '../package/index-update.ts';
-import { selectArchs } from './archs.ts';
+import { presentLocalRepositories, selectArchs } from './archs.ts';
 import { gitInfo, readEnvFiles, readVarsFile, sourceDateEpoch } from './inputs.ts';
 import type { BuildOptions } from './options.ts';
 import { runSteps } from './steps.ts';
@@ -185,7 +185,7 @@ async function buildArch(recipe: Recipe, arch: string, ctx: ArchContext): Promis
     const guest: Guest = await assembleGuest({
       environment: compiled.environment,
       arch,
-      repositoryAppend: [...(options.repositoryAppend ?? [])],
+      repositoryAppend: presentLocalRepositories(options.repositoryAppend ?? [], arch, logger),
       keyringAppend: [...(options.keyringAppend ?? [])],
       packageAppend: [...(options.packageAppend ?? [])],
       ...(options.apkCacheDir === undefined ? {} : { cacheDir: options.apkCacheDir }),

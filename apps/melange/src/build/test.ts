@@ -17,7 +17,7 @@ import type { CompiledStep } from '../recipe/types.ts';
 import { assembleGuest } from '../guest/assemble.ts';
 import { createBubblewrapRunner } from '../runner/bubblewrap.ts';
 import type { Pod } from '../runner/types.ts';
-import { selectArchs } from './archs.ts';
+import { presentLocalRepositories, selectArchs } from './archs.ts';
 import { readEnvFiles } from './inputs.ts';
 import type { TestOptions } from './options.ts';
 import { runSteps } from './steps.ts';
@@ -104,7 +104,11 @@ export async function testPackages(options: TestOptions): Promise<TestResult> {
         const guest = await assembleGuest({
           environment,
           arch,
-          repositoryAppend: [resolve(options.outDir), ...(options.repositoryAppend ?? [])],
+          repositoryAppend: presentLocalRepositories(
+            [resolve(options.outDir), ...(options.repositoryAppend ?? [])],
+            arch,
+            logger,
+          ),
           keyringAppend: [...(options.keyringAppend ?? [])],
           packageAppend: [],
           ...(options.apkCacheDir === undefined ? {} : { cacheDir: options.apkCacheDir }),

@@ -219,6 +219,8 @@ export async function assembleGuest(options: GuestOptions): Promise<Guest> {
     const { tree } = await buildRootTree(prepared, resolved, fetched, {
       created: options.sourceDateEpoch,
       devices: false,
+      // A build sandbox is not an image: no os-release is invented for it.
+      osRelease: false,
       logger,
     });
     const users = accountTable(tree, 'etc/passwd');
