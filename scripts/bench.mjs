@@ -184,3 +184,8 @@ if (only === undefined || only === 'apko') {
     }
   }
 }
+
+if (only === undefined || only === 'melange') {
+  const { benchMelange } = await import('./bench-melange.mjs');
+  await benchMelange(report);
+}
