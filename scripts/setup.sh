@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: real tools that check tk's output (see docs/testing.md).
 need_apt=()
-for pair in openssl:openssl python3:python3 tar:tar gzip:gzip git:git bwrap:bubblewrap skopeo:skopeo umoci:umoci \
+for pair in openssl:openssl python3:python3 tar:tar gzip:gzip git:git bwrap:bubblewrap busybox:busybox skopeo:skopeo umoci:umoci \
   podman:podman runc:runc docker-registry:docker-registry htpasswd:apache2-utils qemu-aarch64-static:qemu-user-static; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
@@ -35,6 +35,9 @@ if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && [ "$(id -u)" = 0 ]; then
 fi
 
 # The offline bootstrap apk repository (Debian 12 packages repackaged as signed apks), cached in
-# .cache/bootstrap; a no-op when nothing changed. See test-fixtures/bootstrap/README.md.
+# .cache/bootstrap; a no-op when nothing changed. Then the pinned upstream source tarballs from Debian's
+# source archive, laid out as a melange source cache (.cache/bootstrap/melange-cache). See
+# test-fixtures/bootstrap/README.md.
 node test-fixtures/bootstrap/build-repo.mjs
+node test-fixtures/bootstrap/sources.mjs
 echo "setup: done"

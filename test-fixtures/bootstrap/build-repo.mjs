@@ -2,15 +2,13 @@
 // Builds tk's offline bootstrap apk repository from Debian 12 binary packages. See README.md.
 //
 //   node test-fixtures/bootstrap/build-repo.mjs [--out DIR] [--arch amd64|arm64] [--refresh] [--check] [--smoke]
+//     [--smoke-tools [--emulated-builds]]
 //
 // Run `pnpm build` (or `pnpm tsc -b`) from the repository root first: this script uses the built packages.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
-  chmodSync,
   existsSync,
-  lchownSync,
-  linkSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -18,10 +16,7 @@ import {
   renameSync,
   rmSync,
   statSync,
-  symlinkSync,
   writeFileSync,
-  lstatSync,
-  utimesSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -45,6 +40,7 @@ import {
   versionMatches,
   writeIndexArchive,
 } from './lib/tk.mjs';
+import { aptSetup, runApt } from './lib/apt.mjs';
 import { indexPackages, readDebControl, readDebData, sourceVersion } from './lib/deb.mjs';
 import { debianToApkVersion } from './lib/debver.mjs';
 import { resolveClosure } from './lib/resolve.mjs';
@@ -63,14 +59,34 @@ import {
   packageProvides,
   soDepends,
 } from './lib/convert.mjs';
+import {
+  alternativeLinks,
+  apkNameOf as specialApkName,
+  appletLinks,
+  compilerAliasPackage,
+  handmadePkgInfo,
+  isBundleOnly,
+  linkCommands,
+  noteFiles,
+  specialProvides,
+} from './lib/special.mjs';
+import {
+  Failure,
+  MELANGE_PATH,
+  TOOLS_ROOTS,
+  checkToolsOutput,
+  howItRan,
+  prepareRoot,
+  sandbox,
+  toolsScript,
+  writeToolsProject,
+} from './lib/smoke.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = resolve(HERE, '../..');
 const CONFIG = JSON.parse(readFileSync(join(HERE, 'packages.json'), 'utf8'));
 const KEY_PATH = join(HERE, 'keys/tk-bootstrap.rsa');
 const KEY_NAME = 'tk-bootstrap.rsa.pub';
-
-class Failure extends Error {}
 
 function log(message) {
   process.stdout.write(`${message}\n`);
@@ -113,47 +129,16 @@ function mib(bytes) {
 
 // --- apt: a private configuration per architecture ----------------------------------------------------
 
-/**
- * A self-contained apt configuration under <out>/apt/<arch>: its own sources, lists, cache and an empty
- * dpkg status, with the target architecture as apt's native one. The host's apt configuration, dpkg
- * architectures and package lists are neither read nor changed, so neither `dpkg --add-architecture arm64`
- * nor root rights over /etc/apt are needed.
- */
-function aptSetup(out, arch) {
-  const dir = join(out, 'apt', arch);
-  for (const sub of ['lists/partial', 'cache/archives/partial', 'parts', 'sources.list.d', 'preferences.d'])
-    mkdirSync(join(dir, sub), { recursive: true });
-  if (!existsSync(join(dir, 'status'))) writeFileSync(join(dir, 'status'), '');
-  const sources = CONFIG.sources.map((line) => `deb [signed-by=${CONFIG.keyring}] ${line}\n`).join('');
-  writeFileSync(join(dir, 'sources.list'), sources);
-  const conf = [
-    `Dir::State::Lists "${dir}/lists";`,
-    `Dir::State::status "${dir}/status";`,
-    `Dir::Cache "${dir}/cache";`,
-    `Dir::Etc::SourceList "${dir}/sources.list";`,
-    `Dir::Etc::SourceParts "${dir}/sources.list.d";`,
-    `Dir::Etc::Parts "${dir}/parts";`,
-    `Dir::Etc::Preferences "${dir}/preferences";`,
-    `Dir::Etc::PreferencesParts "${dir}/preferences.d";`,
-    `APT::Architecture "${arch}";`,
-    `APT::Architectures { "${arch}"; };`,
-    'Acquire::Languages "none";',
-    ...(process.getuid?.() === 0 ? ['APT::Sandbox::User "root";'] : []),
-    '',
-  ].join('\n');
-  writeFileSync(join(dir, 'apt.conf'), conf);
-  return { dir, conf: join(dir, 'apt.conf') };
+function aptSetupArch(out, arch) {
+  return aptSetup(join(out, 'apt', arch), { arch, lines: CONFIG.sources, keyring: CONFIG.keyring });
 }
 
 function apt(aptInfo, command, args, cwd) {
-  const result = spawnSync(command, ['-q', ...args], {
-    cwd,
-    env: { ...process.env, APT_CONFIG: aptInfo.conf, DEBIAN_FRONTEND: 'noninteractive', LC_ALL: 'C' },
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-  if (result.error !== undefined) fail(`cannot run ${command}: ${result.error.message}`);
-  return result;
+  try {
+    return runApt(aptInfo, command, args, cwd);
+  } catch (error) {
+    return fail(error.message);
+  }
 }
 
 function packagesFiles(aptInfo) {
@@ -165,7 +150,7 @@ function packagesFiles(aptInfo) {
 }
 
 function loadIndex(out, arch, refresh) {
-  const aptInfo = aptSetup(out, arch);
+  const aptInfo = aptSetupArch(out, arch);
   if (refresh || packagesFiles(aptInfo).length < CONFIG.sources.length) {
     const start = performance.now();
     log(`[${arch}] apt-get update (private configuration in ${aptInfo.dir})`);
@@ -188,44 +173,43 @@ function debFileName(paragraph) {
   return `${paragraph.get('package')}_${paragraph.get('version').replace(/:/g, '%3a')}_${paragraph.get('architecture')}.deb`;
 }
 
-/** Download the exact resolved versions, one `apt-get download` per package; report every failure. */
+/**
+ * Download the exact resolved versions: one `apt-get download` call for everything missing (apt fetches
+ * them over one connection, ~10 s for 100 MB here; a call per package took minutes), then one call per
+ * package that is still missing, so that every failure is reported with apt's own message.
+ */
 function download(out, arch, aptInfo, index, names) {
   const dir = join(out, 'debs', arch);
   mkdirSync(dir, { recursive: true });
-  const missing = [];
-  const debs = new Map();
-  let fetched = 0;
-  names.forEach((name, i) => {
+  const wanted = names.map((name) => {
     const p = index.packages.get(name);
-    const file = join(dir, debFileName(p));
-    const want = p.get('sha256');
-    if (existsSync(file) && sha256File(file) === want) {
-      debs.set(name, file);
-      return;
-    }
-    rmSync(file, { force: true });
-    log(
-      `[${arch}] download ${i + 1}/${names.length} ${name} ${p.get('version')} (${mib(Number(p.get('size')))})`,
-    );
-    const r = apt(aptInfo, 'apt-get', ['download', `${name}=${p.get('version')}`], dir);
-    if (r.status !== 0 || !existsSync(file)) {
-      missing.push(`${name}=${p.get('version')}: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
-      return;
-    }
-    if (sha256File(file) !== want) {
-      missing.push(`${name}: downloaded file does not match the SHA256 of the Packages index`);
-      return;
-    }
-    fetched++;
-    debs.set(name, file);
+    return { name, version: p.get('version'), size: Number(p.get('size')), sha256: p.get('sha256'), file: join(dir, debFileName(p)) };
   });
+  const good = (w) => existsSync(w.file) && sha256File(w.file) === w.sha256;
+  const todo = wanted.filter((w) => !good(w));
+  for (const w of todo) rmSync(w.file, { force: true });
+  const missing = [];
+  if (todo.length > 0) {
+    const start = performance.now();
+    const bytes = todo.reduce((sum, w) => sum + w.size, 0);
+    log(`[${arch}] download ${todo.length} of ${names.length} packages (${mib(bytes)})`);
+    apt(aptInfo, 'apt-get', ['download', ...todo.map((w) => `${w.name}=${w.version}`)], dir);
+    for (const w of todo.filter((x) => !good(x))) {
+      rmSync(w.file, { force: true });
+      const r = apt(aptInfo, 'apt-get', ['download', `${w.name}=${w.version}`], dir);
+      if (r.status !== 0 || !existsSync(w.file))
+        missing.push(`${w.name}=${w.version}: ${(r.stderr || r.stdout).trim().split('\n').pop()}`);
+      else if (!good(w)) missing.push(`${w.name}: downloaded file does not match the SHA256 of the Packages index`);
+    }
+    log(`[${arch}] downloaded in ${seconds(start)}`);
+  }
   if (missing.length > 0)
     fail(
       `[${arch}] ${missing.length} package(s) could not be downloaded:\n  ${missing.join('\n  ')}\n` +
         '  hint: run with --refresh to update the package lists, and check that deb.debian.org is reachable',
     );
-  log(`[${arch}] ${names.length} .deb files ready (${fetched} downloaded) in ${dir}`);
-  return debs;
+  log(`[${arch}] ${names.length} .deb files ready (${todo.length} downloaded) in ${dir}`);
+  return new Map(wanted.map((w) => [w.name, w.file]));
 }
 
 // --- analysis (cached per .deb) -------------------------------------------------------------------------
@@ -301,7 +285,7 @@ async function buildArch(out, arch, options) {
 
   // 1. The closure. ca-certificates becomes a bundle-only package: its Depends are not followed.
   const roots = [...new Set(Object.values(CONFIG.purposes).flatMap((p) => p.packages))];
-  const noFollow = new Set(Object.keys(CONFIG.special));
+  const noFollow = new Set(Object.keys(CONFIG.special).filter((n) => isBundleOnly(CONFIG.special, n)));
   const restricted = {
     packages: new Map(
       [...index.packages].map(([n, p]) => {
@@ -345,13 +329,11 @@ async function buildArch(out, arch, options) {
   });
 
   // 4. Plan every apk: name, version, .PKGINFO.
-  const apkNameOf = (debName) => CONFIG.special[debName]?.apkName ?? debName;
-  const realNames = new Set([
-    ...closure.names.map(apkNameOf),
-    'tk-baselayout',
-    'busybox-binsh',
-    'build-base',
-  ]);
+  const apkNameOf = (debName) => specialApkName(CONFIG.special, debName);
+  const handmadeNames = ['tk-baselayout', 'busybox-binsh', 'build-base', 'gcc-14-default'];
+  const realNames = new Set([...closure.names.map(apkNameOf), ...handmadeNames]);
+  if (realNames.size !== closure.names.length + handmadeNames.length)
+    fail(`[${arch}] two packages share an apk name: check packages.json "special" and "handmade"`);
   const soProviders = new Map();
   for (const [name, a] of analyses)
     for (const s of a.sonames) soProviders.set(s.name, [...(soProviders.get(s.name) ?? []), apkNameOf(name)]);
@@ -363,7 +345,7 @@ async function buildArch(out, arch, options) {
     const apkName = apkNameOf(name);
     const mapped = debianToApkVersion(control.get('version'));
     for (const n of mapped.notes) notes.push(`${name} ${control.get('version')} → ${mapped.version}: ${n}`);
-    const special = CONFIG.special[name] !== undefined;
+    const special = isBundleOnly(CONFIG.special, name);
     // Depends: Debian's relations, then so: for needed sonames that another package provides.
     const depends = [];
     const depNames = new Set();
@@ -374,8 +356,9 @@ async function buildArch(out, arch, options) {
         const targetApk = apkNameOf(edge.target);
         if (depNames.has(targetApk) || targetApk === apkName) continue;
         depNames.add(targetApk);
+        // A renamed target (ninja-build → ninja) keeps the constraint, under its apk name.
         const token = dependencyToken(
-          edge.viaVirtual ? { name: edge.target } : edge.alt,
+          edge.viaVirtual ? { name: edge.target } : { ...edge.alt, name: targetApk },
           targetApk,
           targetControl.get('version'),
           debianToApkVersion(targetControl.get('version')).version,
@@ -391,13 +374,23 @@ async function buildArch(out, arch, options) {
       const owner = [...analyses.values()].find((o) => o.copyright[a.docLinks[name]] !== undefined);
       license = licenseFromCopyright(owner?.copyright[a.docLinks[name]]);
     }
-    const provides = special ? [] : packageProvides(a, mapped.version, control, realNames);
+    // What the postinst's update-alternatives would have linked (automake, aclocal, cc, lzma…).
+    const alternatives = alternativeLinks(CONFIG.special[name]?.alternatives, a.paths, name);
+    const altCmds = linkCommands(alternatives).filter((c) => !a.cmds.includes(c));
+    const provides = special
+      ? []
+      : [
+          ...packageProvides(a, mapped.version, control, realNames),
+          ...altCmds.map((c) => `cmd:${c}=${mapped.version}`),
+          ...specialProvides(CONFIG.special, name, mapped.version, realNames),
+        ];
     plans.push({
       kind: special ? 'special' : 'deb',
       debName: name,
       apkName,
       debPath: debs.get(name),
       analysis: a,
+      ...(alternatives.length > 0 ? { extraFiles: alternatives } : {}),
       pkginfo: debPkgInfo({
         control,
         apkName,
@@ -414,41 +407,29 @@ async function buildArch(out, arch, options) {
   // Hand-made packages.
   const busybox = plans.find((p) => p.debName === 'busybox');
   const handEpoch = CONFIG.handmade.sourceDateEpoch;
-  const handInfo = (pkgname, pkgver, pkgdesc, extra) => ({
-    pkgname,
-    pkgver,
-    pkgdesc,
-    url: 'https://www.debian.org/',
-    arch: apkArch,
-    origin: pkgname,
-    license: 'NOASSERTION',
-    maintainer: 'tk bootstrap',
-    depend: [],
-    provides: [],
-    install_if: [],
-    replaces: [],
-    triggers: [],
-    other: [],
-    ...extra,
-  });
   plans.push({
     kind: 'handmade',
     apkName: 'tk-baselayout',
     files: baselayoutFiles(arch),
     sourceDateEpoch: handEpoch,
-    pkginfo: handInfo(
-      'tk-baselayout',
-      CONFIG.handmade['tk-baselayout'].version,
-      'tk bootstrap base layout: accounts, os-release, top-level directories',
-      { builddate: handEpoch },
-    ),
+    pkginfo: handmadePkgInfo({
+      pkgname: 'tk-baselayout',
+      pkgver: CONFIG.handmade['tk-baselayout'].version,
+      pkgdesc: 'tk bootstrap base layout: accounts, os-release, top-level directories',
+      apkArch,
+      builddate: handEpoch,
+    }),
   });
   plans.push({
     kind: 'handmade',
     apkName: 'busybox-binsh',
     files: [{ path: 'bin/sh', type: 'symlink', linkname: 'busybox' }],
     sourceDateEpoch: busybox.pkginfo.builddate,
-    pkginfo: handInfo('busybox-binsh', busybox.pkginfo.pkgver, '/bin/sh as a link to busybox', {
+    pkginfo: handmadePkgInfo({
+      pkgname: 'busybox-binsh',
+      pkgver: busybox.pkginfo.pkgver,
+      pkgdesc: '/bin/sh as a link to busybox',
+      apkArch,
       origin: 'busybox',
       license: busybox.pkginfo.license,
       builddate: busybox.pkginfo.builddate,
@@ -460,21 +441,67 @@ async function buildArch(out, arch, options) {
   plans.push({
     kind: 'handmade',
     apkName: 'build-base',
-    files: Object.entries(bb.links).map(([path, linkname]) => ({ path, type: 'symlink', linkname })),
-    sourceDateEpoch: handEpoch,
-    pkginfo: handInfo(
+    files: noteFiles(
       'build-base',
-      bb.version,
-      'C build tools for tk melange build: gcc-12 (as gcc and cc), binutils, make, libc headers, GNU tar, busybox',
-      {
-        builddate: handEpoch,
-        depend: bb.depends,
-        provides: Object.keys(bb.links).map((p) => `cmd:${p.split('/').pop()}=${bb.version}`),
-      },
+      'build-base in the tk bootstrap repository is a metapackage: it depends on Debian 12\'s binutils, ' +
+        'gcc and cpp (gcc 12 as gcc, cc and cpp), libc6-dev, make, GNU tar, busybox and busybox-binsh.',
     ),
+    sourceDateEpoch: handEpoch,
+    pkginfo: handmadePkgInfo({
+      pkgname: 'build-base',
+      pkgver: bb.version,
+      pkgdesc:
+        'C build tools for tk melange build: gcc 12 (as gcc, cc and cpp), binutils, make, libc headers, GNU tar, busybox',
+      apkArch,
+      builddate: handEpoch,
+      depend: bb.depends,
+    }),
   });
-  for (const dep of bb.depends)
-    if (!realNames.has(dep)) fail(`build-base depends on ${dep}, which is not in the repository`);
+  const alias = CONFIG.handmade['gcc-14-default'];
+  const gccPlan = plans.find((p) => p.debName === alias.versionOf);
+  if (gccPlan === undefined) fail(`gcc-14-default takes the version of ${alias.versionOf}, which is not in the closure`);
+  const gccDefault = compilerAliasPackage({
+    name: 'gcc-14-default',
+    depends: alias.depends,
+    gcc: gccPlan.pkginfo,
+    apkArch,
+  });
+  plans.push({
+    kind: 'handmade',
+    apkName: 'gcc-14-default',
+    files: gccDefault.files,
+    sourceDateEpoch: gccDefault.pkginfo.builddate,
+    pkginfo: gccDefault.pkginfo,
+  });
+  for (const [who, deps] of [
+    ['build-base', bb.depends],
+    ['gcc-14-default', alias.depends],
+  ])
+    for (const dep of deps)
+      if (!realNames.has(dep)) fail(`${who} depends on ${dep}, which is not in the repository`);
+
+  // Links at busybox applet paths to the real programs, so that these win whatever the PATH order.
+  const taken = new Set(
+    plans.flatMap((p) =>
+      p.kind === 'handmade'
+        ? p.files.filter((f) => f.type !== 'directory').map((f) => f.path)
+        : p.kind === 'deb'
+          ? [...p.analysis.paths, ...(p.extraFiles ?? []).map((f) => f.path)]
+          : [],
+    ),
+  );
+  const applets = busybox.analysis.busybox.paths;
+  for (const p of plans) {
+    if (p.kind !== 'deb' || p.debName === 'busybox') continue;
+    const own = p.extraFiles ?? [];
+    const links = appletLinks(
+      [...p.analysis.paths, ...own.map((f) => f.path)],
+      [...p.analysis.cmds, ...linkCommands(own)],
+      applets,
+      taken,
+    );
+    if (links.length > 0) p.extraFiles = [...own, ...links];
+  }
 
   // Every token must parse as apk reads it (strict grammar), before anything is written.
   for (const p of plans) {
@@ -488,7 +515,7 @@ async function buildArch(out, arch, options) {
     const paths =
       p.kind === 'handmade'
         ? p.files.filter((f) => f.type !== 'directory').map((f) => f.path)
-        : p.analysis.paths;
+        : [...p.analysis.paths, ...(p.extraFiles ?? []).map((f) => f.path)];
     for (const path of paths) owners.set(path, [...(owners.get(path) ?? []), p.apkName]);
   }
   const clashes = [...owners].filter(([, o]) => o.length > 1);
@@ -515,6 +542,7 @@ async function buildArch(out, arch, options) {
         deb: plan.analysis?.sha256,
         files: plan.kind === 'handmade' ? filesDigest(plan.files) : undefined,
         busybox: plan.analysis?.busybox,
+        extraFiles: plan.extraFiles,
         pkginfo: plan.pkginfo,
         keyId,
       }),
@@ -546,7 +574,7 @@ async function buildArch(out, arch, options) {
           { path: 'etc/ssl/certs/ca-certificates.crt', type: 'file', mode: 0o644, data: caBundle(all) },
         ];
       } else {
-        files = all;
+        files = [...all, ...(plan.extraFiles ?? [])];
         if (plan.debName === 'busybox') {
           // The applet list for image builders (apko reads /etc/busybox-paths.d/<pkgname>).
           const list = `${plan.analysis.busybox.paths.join('\n')}\n`;
@@ -612,6 +640,7 @@ async function buildArch(out, arch, options) {
             sha256: p.analysis.sha256,
           }),
       license: p.pkginfo.license,
+      ...(p.extraFiles ? { addedLinks: p.extraFiles.map((f) => `/${f.path} -> ${f.linkname}`) } : {}),
       maintainerScripts: p.analysis?.scripts.filter((s) => /inst|rm$/.test(s)) ?? [],
     })),
     notes,
@@ -683,139 +712,77 @@ async function checkArch(out, arch) {
   return archive;
 }
 
-// --- smoke test -----------------------------------------------------------------------------------------
-
-/** The install closure of `roots` by name and provides (first provider in index order). */
-function installClosure(entries, roots) {
-  const byName = new Map(entries.map((e) => [e.name, e]));
-  const byProvide = new Map();
-  for (const e of entries)
-    for (const p of e.provides) {
-      const name = parseProvide(p).name;
-      if (!byProvide.has(name)) byProvide.set(name, e);
-    }
-  const out = [];
-  const seen = new Set();
-  const visit = (name) => {
-    const e = byName.get(name) ?? byProvide.get(name);
-    if (e === undefined) fail(`smoke: nothing provides ${name}`);
-    if (seen.has(e.name)) return;
-    seen.add(e.name);
-    for (const d of e.depends) visit(parseDependency(d).name);
-    out.push(e);
-  };
-  roots.forEach(visit);
-  return out;
-}
-
-/** Minimal installer for the smoke test: files, modes, owners, links; then busybox applet links. */
-function extractInto(root, apkPath) {
-  // Owners are applied when running as root; otherwise every file belongs to the caller.
-  const lchown = process.getuid?.() === 0 ? lchownSync : () => {};
-  const pkg = readApk(new Uint8Array(readFileSync(apkPath)), { source: apkPath });
-  for (const f of pkg.files) {
-    const target = join(root, f.path);
-    if (f.type === 'directory') {
-      mkdirSync(target, { recursive: true });
-      chmodSync(target, f.mode);
-      lchown(target, f.uid, f.gid);
-      continue;
-    }
-    mkdirSync(dirname(target), { recursive: true });
-    rmSync(target, { force: true });
-    if (f.type === 'file') {
-      writeFileSync(target, f.data);
-      lchown(target, f.uid, f.gid);
-      chmodSync(target, f.mode);
-    } else if (f.type === 'symlink') {
-      symlinkSync(f.linkname, target);
-      lchown(target, f.uid, f.gid);
-    } else if (f.type === 'hardlink') {
-      linkSync(join(root, f.linkname), target);
-    }
-    if (f.type !== 'symlink') utimesSync(target, f.mtime, f.mtime);
-  }
-  return pkg;
-}
-
-function binfmtStatus(arch) {
-  if (arch === 'amd64') return 'native';
-  try {
-    const text = readFileSync('/proc/sys/fs/binfmt_misc/qemu-aarch64', 'utf8');
-    if (/^enabled/m.test(text) && /^flags:.*F/m.test(text)) return 'binfmt';
-    return 'binfmt-without-F';
-  } catch {
-    return 'no-binfmt';
-  }
-}
+// --- smoke tests ----------------------------------------------------------------------------------------
 
 function smokeArch(out, arch, archive) {
   const repoDir = join(out, 'repo', CONFIG.arches[arch]);
-  const packages = installClosure(archive.entries, ['tk-baselayout', 'busybox', 'busybox-binsh', 'hello']);
-  const root = mkdtempSync(join(tmpdir(), `tk-bootstrap-smoke-${arch}-`));
+  const roots = ['tk-baselayout', 'busybox', 'busybox-binsh', 'hello'];
+  const { root, packages } = prepareRoot(repoDir, archive.entries, roots, `smoke-${arch}`);
   try {
-    for (const e of packages) extractInto(root, join(repoDir, `${e.name}-${e.version}.apk`));
-    // What an image builder does with /etc/busybox-paths.d: absolute links to /bin/busybox, existing files kept.
-    const applets = readFileSync(join(root, 'etc/busybox-paths.d/busybox'), 'utf8')
-      .split('\n')
-      .filter(Boolean);
-    for (const p of applets) {
-      const target = join(root, p);
-      try {
-        lstatSync(target);
-        continue;
-      } catch {
-        mkdirSync(dirname(target), { recursive: true });
-        symlinkSync('/bin/busybox', target);
-      }
-    }
-    const mode = binfmtStatus(arch);
-    const qemu = '/usr/bin/qemu-aarch64-static';
-    const prefix = mode === 'native' || mode === 'binfmt' ? [] : [qemu];
-    if (prefix.length > 0 && !existsSync(qemu))
-      fail(`[${arch}] smoke: no binfmt registration for qemu-aarch64 and no ${qemu}`);
-    const bind = prefix.length > 0 ? ['--ro-bind', qemu, qemu] : [];
-    const bwrap = (argv) =>
-      spawnSync(
-        'bwrap',
-        [
-          '--bind',
-          root,
-          '/',
-          ...bind,
-          '--proc',
-          '/proc',
-          '--dev',
-          '/dev',
-          '--clearenv',
-          '--setenv',
-          'PATH',
-          '/usr/bin:/bin:/usr/sbin:/sbin',
-          ...prefix,
-          ...argv,
-        ],
-        {
-          encoding: 'utf8',
-        },
-      );
-    const hello = bwrap(['/usr/bin/hello']);
+    const { mode, direct, run } = sandbox(root, arch);
+    const hello = run(['/usr/bin/hello']);
     if (hello.status !== 0 || hello.stdout !== 'Hello, world!\n')
       fail(
         `[${arch}] smoke: /usr/bin/hello gave status ${hello.status}, stdout ${JSON.stringify(hello.stdout)}, stderr ${JSON.stringify(hello.stderr)}`,
       );
     let shell = 'shell not tried (no binfmt: child processes of the shell would not run)';
-    if (prefix.length === 0) {
-      const sh = bwrap(['/bin/sh', '-c', 'id -u; ls /usr/bin/hello; hello | tr a-z A-Z']);
+    if (!direct) {
+      const sh = run(['/bin/sh', '-c', 'id -u; ls /usr/bin/hello; hello | tr a-z A-Z']);
       if (sh.status !== 0 || sh.stdout !== `${process.getuid?.() ?? 0}\n/usr/bin/hello\nHELLO, WORLD!\n`)
         fail(
           `[${arch}] smoke: /bin/sh gave status ${sh.status}, stdout ${JSON.stringify(sh.stdout)}, stderr ${JSON.stringify(sh.stderr)}`,
         );
       shell = '/bin/sh, busybox applets and a pipe work';
     }
-    const how =
-      { native: 'natively', binfmt: 'under qemu-user via binfmt (F flag)' }[mode] ??
-      `under ${qemu} called directly (${mode}; see test-bench.md to register binfmt)`;
-    log(`[${arch}] smoke ok: ${packages.map((e) => e.name).join(', ')} → "Hello, world!" ${how}; ${shell}`);
+    log(
+      `[${arch}] smoke ok: ${packages.map((e) => e.name).join(', ')} → "Hello, world!" ${howItRan(mode)}; ${shell}`,
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A build environment as Wolfi's recipes ask for it, checked as the build user (uid 1000) with melange's
+ * PATH: tool versions, real programs over busybox applets, and autotools, cmake+ninja and meson builds.
+ * Under qemu-user (aarch64 on x86_64) the builds take minutes: they run there only with
+ * --emulated-builds, otherwise the version and path checks do. Without binfmt (qemu called directly) only
+ * the programs themselves could run, not their children: then it is skipped.
+ */
+function smokeToolsArch(out, arch, archive, { emulatedBuilds }) {
+  const start = performance.now();
+  const repoDir = join(out, 'repo', CONFIG.arches[arch]);
+  const { root, packages, appletLinks } = prepareRoot(repoDir, archive.entries, TOOLS_ROOTS, `tools-${arch}`);
+  try {
+    const dir = '/home/build/smoke';
+    writeToolsProject(root, dir);
+    const { mode, direct, run } = sandbox(root, arch, {
+      uid: 1000,
+      path: MELANGE_PATH,
+      env: { HOME: '/home/build', SOURCE_DATE_EPOCH: '1704067200' },
+      chdir: dir,
+    });
+    if (direct) {
+      log(`[${arch}] smoke-tools skipped: ${howItRan(mode)} cannot run a build's child processes`);
+      return;
+    }
+    const builds = mode === 'native' || emulatedBuilds;
+    const r = run(['/bin/sh', '-c', toolsScript(dir, { builds })]);
+    const problems = checkToolsOutput(r.stdout, { uid: 1000, builds });
+    if (r.status !== 0 || problems.length > 0)
+      fail(
+        `[${arch}] smoke-tools: status ${r.status}\n  ${problems.join('\n  ')}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`,
+      );
+    const versions = r.stdout
+      .split('\n')
+      .map((l) => /^version (autoreconf|cmake|meson|ninja|tar): (.*)$/.exec(l))
+      .filter((m) => m !== null)
+      .map(([, name, line]) => (line.includes(name) ? line : `${name} ${line}`));
+    log(
+      `[${arch}] smoke-tools ok: ${packages.length} packages, ${appletLinks} busybox links; as uid 1000 ${howItRan(mode)}: ` +
+        `${versions.join('; ')}; GNU tools over busybox applets; ` +
+        `${builds ? 'autotools+libtool, cmake+ninja and meson builds ran' : 'builds not run under emulation (--emulated-builds runs them)'} (${seconds(start)})`,
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -831,6 +798,8 @@ async function main() {
       refresh: { type: 'boolean', default: false },
       check: { type: 'boolean', default: false },
       smoke: { type: 'boolean', default: false },
+      'smoke-tools': { type: 'boolean', default: false },
+      'emulated-builds': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -839,7 +808,7 @@ async function main() {
     log(
       readFileSync(fileURLToPath(import.meta.url), 'utf8')
         .split('\n')
-        .slice(1, 6)
+        .slice(1, 7)
         .join('\n')
         .replace(/^\/\/ ?/gm, ''),
     );
@@ -853,7 +822,8 @@ async function main() {
     if (deb === undefined) fail(`unknown --arch ${a}: use ${Object.keys(CONFIG.arches).join(' or ')}`);
     return deb;
   });
-  for (const tool of ['dpkg-deb', 'apt-get', ...(values.smoke ? ['bwrap'] : [])])
+  const smokeTools = values['smoke-tools'];
+  for (const tool of ['dpkg-deb', 'apt-get', ...(values.smoke || smokeTools ? ['bwrap'] : [])])
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0)
       fail(
         `${tool} is not installed (Debian: apt-get install ${tool === 'bwrap' ? 'bubblewrap' : 'apt dpkg'})`,
@@ -863,6 +833,7 @@ async function main() {
     if (!values.check) await buildArch(out, arch, { refresh: values.refresh });
     const archive = await checkArch(out, arch);
     if (values.smoke) smokeArch(out, arch, archive);
+    if (smokeTools) smokeToolsArch(out, arch, archive, { emulatedBuilds: values['emulated-builds'] });
   }
   log(`done in ${seconds(start)}: ${join(out, 'repo')} (key ${join(out, 'repo', KEY_NAME)})`);
 }

@@ -55,6 +55,27 @@ import {
   packageProvides,
   soDepends,
 } from './lib/convert.mjs';
+import {
+  alternativeLinks,
+  apkNameOf,
+  appletLinks,
+  compilerAliasPackage,
+  handmadePkgInfo,
+  isBundleOnly,
+  linkCommands,
+  noteFiles,
+  relativeLink,
+  specialProvides,
+} from './lib/special.mjs';
+import { findSourceParagraphs, origTarball, pickVersion, sourceFiles } from './lib/sources.mjs';
+import {
+  REAL_PROGRAMS,
+  TOOLS_PROJECT,
+  VERSION_CHECKS,
+  checkToolsOutput,
+  installClosure,
+  toolsScript,
+} from './lib/smoke.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const KEY = join(HERE, 'keys/tk-bootstrap.rsa');
@@ -65,10 +86,6 @@ function dpkgCompare(a, op, b) {
   const r = spawnSync('dpkg', ['--compare-versions', a, op, b]);
   if (r.error !== undefined) throw new Error(`dpkg is needed: ${r.error.message}`);
   return r.status === 0;
-}
-
-function sign(n) {
-  return n < 0 ? -1 : n > 0 ? 1 : 0;
 }
 
 // --- versions -------------------------------------------------------------------------------------------
@@ -733,5 +750,331 @@ describe('installed size', () => {
       ]),
       5,
     );
+  });
+});
+
+// --- Wolfi's names, alternatives, busybox applets, hand-made packages ------------------------------------
+
+describe('special packages: renaming and extra provides', () => {
+  const special = {
+    'ca-certificates': { apkName: 'ca-certificates-bundle', caBundle: true },
+    'ninja-build': { apkName: 'ninja' },
+    'xz-utils': { apkName: 'xz' },
+    'pax-utils': { provides: ['scanelf'] },
+  };
+
+  test('apk names: Wolfi names for renamed packages, Debian names otherwise', () => {
+    assert.equal(apkNameOf(special, 'ninja-build'), 'ninja');
+    assert.equal(apkNameOf(special, 'xz-utils'), 'xz');
+    assert.equal(apkNameOf(special, 'ca-certificates'), 'ca-certificates-bundle');
+    assert.equal(apkNameOf(special, 'pax-utils'), 'pax-utils');
+    assert.equal(apkNameOf(special, 'make'), 'make');
+    assert.ok(isBundleOnly(special, 'ca-certificates'));
+    assert.ok(!isBundleOnly(special, 'ninja-build'));
+    assert.ok(!isBundleOnly(special, 'make'));
+  });
+
+  test('a renamed package provides its Debian name at its own version; pax-utils provides scanelf', () => {
+    const real = new Set(['ninja', 'xz', 'pax-utils', 'meson']);
+    assert.deepEqual(specialProvides(special, 'ninja-build', '1.11.1-r2000120100', real), [
+      'ninja-build=1.11.1-r2000120100',
+    ]);
+    assert.deepEqual(specialProvides(special, 'pax-utils', '1.3.7-r1001000000', real), [
+      'scanelf=1.3.7-r1001000000',
+    ]);
+    // The bundle is not Debian's ca-certificates: it does not claim the name.
+    assert.deepEqual(specialProvides(special, 'ca-certificates', '20250419', real), []);
+    assert.deepEqual(specialProvides(special, 'make', '4.3-r4021000000', real), []);
+    // A provide must never shadow a real package of the same name.
+    assert.throws(
+      () => specialProvides({ a: { provides: ['meson'] } }, 'a', '1', real),
+      /cannot provide meson/,
+    );
+  });
+
+  test('a dependency on a renamed package keeps its constraint under the apk name', () => {
+    // build-repo passes { ...edge.alt, name: <apk name> } for a real (not virtual) target.
+    const token = dependencyToken(
+      { name: 'ninja', op: '>=', version: '1.6' },
+      'ninja',
+      '1.11.1-2~deb12u1',
+      debianToApkVersion('1.11.1-2~deb12u1').version,
+      versionMatches,
+      [],
+    );
+    assert.equal(token, 'ninja>=1.6');
+  });
+});
+
+describe('links: alternatives and real programs over busybox applets', () => {
+  test('relative link targets', () => {
+    assert.equal(relativeLink('usr/bin/bzip2', 'bin/bzip2'), '../../bin/bzip2');
+    assert.equal(relativeLink('bin/watch', 'usr/bin/watch'), '../usr/bin/watch');
+    assert.equal(relativeLink('usr/bin/cc', 'usr/bin/gcc'), 'gcc');
+    assert.equal(relativeLink('lib/cpp', 'usr/bin/cpp'), '../usr/bin/cpp');
+    assert.equal(relativeLink('usr/sbin/rmt', 'usr/sbin/rmt-tar'), 'rmt-tar');
+  });
+
+  test("update-alternatives links: what automake's postinst would create", () => {
+    const links = alternativeLinks(
+      { '/usr/bin/automake': '/usr/bin/automake-1.16', '/usr/bin/aclocal': '/usr/bin/aclocal-1.16' },
+      ['usr/bin/automake-1.16', 'usr/bin/aclocal-1.16', 'usr/share/automake-1.16/am/x.am'],
+      'automake',
+    );
+    assert.deepEqual(links, [
+      { path: 'usr/bin/aclocal', type: 'symlink', linkname: 'aclocal-1.16' },
+      { path: 'usr/bin/automake', type: 'symlink', linkname: 'automake-1.16' },
+    ]);
+    assert.deepEqual(linkCommands(links), ['aclocal', 'automake']);
+    assert.deepEqual(linkCommands([{ path: 'lib/cpp' }, { path: 'usr/bin/cc' }]), ['cc']);
+    assert.deepEqual(alternativeLinks(undefined, [], 'x'), []);
+  });
+
+  test('alternatives: hostile or wrong configuration is refused', () => {
+    const paths = ['usr/bin/xz', 'usr/bin/lzma'];
+    assert.throws(() => alternativeLinks({ '/usr/bin/lzcat': '/usr/bin/xzcat' }, paths, 'xz-utils'), /does not ship/);
+    assert.throws(() => alternativeLinks({ '/usr/bin/lzma': '/usr/bin/xz' }, paths, 'xz-utils'), /already ships/);
+    assert.throws(() => alternativeLinks({ '/usr/../etc/x': '/usr/bin/xz' }, paths, 'x'), /plain absolute/);
+    assert.throws(() => alternativeLinks({ '/usr/bin/y': '/usr/bin/../bin/xz' }, paths, 'x'), /plain absolute/);
+    assert.throws(() => alternativeLinks({ '/': '/usr/bin/xz' }, paths, 'x'), /plain absolute/);
+  });
+
+  test('applet links: a program in another directory than its busybox applet takes the applet path', () => {
+    const applets = ['/bin/sh', '/bin/tar', '/usr/bin/bzip2', '/usr/bin/bzcat', '/bin/watch', '/usr/bin/xz'];
+    const taken = new Set(['bin/sh', 'bin/busybox', 'bin/tar', 'usr/bin/xz']);
+    // Debian's bzip2 is in /bin, busybox's applet in /usr/bin (first in melange's PATH).
+    assert.deepEqual(
+      appletLinks(['bin/bzip2', 'bin/bzcat', 'bin/bzless-not-cmd'], ['bzip2', 'bzcat'], applets, taken),
+      [
+        { path: 'usr/bin/bzcat', type: 'symlink', linkname: '../../bin/bzcat' },
+        { path: 'usr/bin/bzip2', type: 'symlink', linkname: '../../bin/bzip2' },
+      ],
+    );
+    assert.ok(taken.has('usr/bin/bzip2'));
+    // The other way round (procps' watch is /usr/bin/watch, the applet /bin/watch).
+    assert.deepEqual(appletLinks(['usr/bin/watch'], ['watch'], applets, taken), [
+      { path: 'bin/watch', type: 'symlink', linkname: '../usr/bin/watch' },
+    ]);
+    // Same path as the applet (GNU tar, xz): nothing to add; a path already taken is never claimed twice.
+    assert.deepEqual(appletLinks(['bin/tar'], ['tar'], applets, taken), []);
+    assert.deepEqual(appletLinks(['sbin/bzip2'], ['bzip2'], applets, taken), []);
+    // Not a command of the package (not executable, not in a bin directory): nothing.
+    assert.deepEqual(appletLinks(['usr/share/bzip2'], [], applets, new Set()), []);
+    // Applet paths outside the bin directories are ignored.
+    assert.deepEqual(appletLinks(['usr/bin/x'], ['x'], ['/usr/libexec/x', '/etc/x'], new Set()), []);
+  });
+});
+
+describe('hand-made packages: build-base and gcc-14-default', () => {
+  const gcc = { pkgver: '12.2.0-r14002120100', builddate: 1700000000, license: 'NOASSERTION' };
+
+  test('gcc-14-default is gcc 12 under Wolfi’s name: depends on build-base, says so, is not empty', async () => {
+    const { files, pkginfo } = compilerAliasPackage({
+      name: 'gcc-14-default',
+      depends: ['build-base'],
+      gcc,
+      apkArch: 'aarch64',
+    });
+    assert.equal(pkginfo.pkgname, 'gcc-14-default');
+    assert.equal(pkginfo.pkgver, gcc.pkgver);
+    assert.equal(pkginfo.arch, 'aarch64');
+    assert.equal(pkginfo.origin, 'gcc-12');
+    assert.deepEqual(pkginfo.depend, ['build-base']);
+    assert.deepEqual(pkginfo.provides, []);
+    assert.match(pkginfo.pkgdesc, /gcc 12 under Wolfi's name gcc-14-default/);
+    const readme = files.find((f) => f.path === 'usr/share/doc/gcc-14-default/README.tk');
+    assert.match(new TextDecoder().decode(readme.data), /is gcc 12 .* not gcc 14/);
+    assert.ok(installedSize(files) > 0);
+    const key = await readPrivateKey(KEY);
+    const built = await buildApk({
+      pkginfo: { ...pkginfo, size: installedSize(files) },
+      files,
+      sourceDateEpoch: pkginfo.builddate,
+      signer: { key, keyName: 'tk-bootstrap.rsa.pub' },
+    });
+    const pkg = readApk(built.bytes);
+    assert.equal(pkg.pkginfo.pkgname, 'gcc-14-default');
+    assert.deepEqual(pkg.pkginfo.depend, ['build-base']);
+    assert.ok(pkg.files.some((f) => f.path === 'usr/share/doc/gcc-14-default/README.tk'));
+  });
+
+  test('metapackage notes and hand-made .PKGINFO defaults', () => {
+    const files = noteFiles('build-base', 'a metapackage');
+    assert.deepEqual(
+      files.map((f) => [f.path, f.type]),
+      [
+        ['usr/share/doc/build-base', 'directory'],
+        ['usr/share/doc/build-base/README.tk', 'file'],
+      ],
+    );
+    assert.equal(new TextDecoder().decode(files[1].data), 'a metapackage\n');
+    const info = handmadePkgInfo({ pkgname: 'x', pkgver: '1-r0', pkgdesc: 'd', apkArch: 'x86_64', builddate: 1 });
+    assert.deepEqual(
+      [info.arch, info.origin, info.license, info.maintainer, info.depend, 'apkArch' in info],
+      ['x86_64', 'x', 'NOASSERTION', 'tk bootstrap', [], false],
+    );
+  });
+});
+
+// --- source tarballs ------------------------------------------------------------------------------------
+
+describe('Debian source packages', () => {
+  const sha = (c) => c.repeat(64);
+  const sourcesText = `Package: hello
+Binary: hello
+Version: 2.10-2
+Checksums-Sha256:
+ ${sha('a')} 1000 hello_2.10-2.dsc
+ ${sha('b')} 725946 hello_2.10.orig.tar.gz
+
+Package: hello-traditional
+Version: 2.10-5
+Checksums-Sha256:
+ ${sha('c')} 1 hello-traditional_2.10.orig.tar.gz
+
+Package: hello
+Binary: hello
+Version: 2.10-3
+Checksums-Sha256:
+ ${sha('d')} 1721 hello_2.10-3.dsc
+ ${sha('b')} 725946 hello_2.10.orig.tar.gz
+ ${sha('e')} 819 hello_2.10.orig.tar.gz.asc
+ ${sha('f')} 12684 hello_2.10-3.debian.tar.xz
+`;
+
+  test('finds every version of the wanted names, picks the pinned one, lists its files', () => {
+    const found = findSourceParagraphs([sourcesText, 'Package: glpk\nVersion: 5.0-1\n'], ['hello', 'glpk', 'none']);
+    assert.deepEqual(
+      found.get('hello').map((p) => p.get('version')),
+      ['2.10-2', '2.10-3'],
+    );
+    assert.equal(found.get('glpk').length, 1);
+    assert.deepEqual(found.get('none'), []);
+    const p = pickVersion(found.get('hello'), 'hello', '2.10-3');
+    const files = sourceFiles(p);
+    assert.equal(files.length, 4);
+    assert.deepEqual(origTarball(files, 'hello', '2.10-3'), {
+      file: 'hello_2.10.orig.tar.gz',
+      sha256: sha('b'),
+      size: 725946,
+    });
+    assert.throws(() => pickVersion(found.get('hello'), 'hello', '2.10-9'), /versions there: 2\.10-2, 2\.10-3/);
+    assert.throws(() => pickVersion([], 'x', '1-1'), /versions there: none/);
+  });
+
+  test('orig tarballs: epochs and revisions are not in the name; component tarballs and signatures are not it', () => {
+    const files = [
+      { file: 'x_1.0.orig-docs.tar.xz' },
+      { file: 'x_1.0.orig.tar.xz.asc' },
+      { file: 'x_1.0.orig.tar.xz' },
+      { file: 'x_1.0-2.debian.tar.xz' },
+    ];
+    assert.equal(origTarball(files, 'x', '3:1.0-2').file, 'x_1.0.orig.tar.xz');
+    assert.throws(() => origTarball([{ file: 'n_1.0.tar.xz' }], 'n', '1.0'), /native/);
+    assert.throws(
+      () => origTarball([{ file: 'x_1.0.orig.tar.gz' }, { file: 'x_1.0.orig.tar.xz' }], 'x', '1.0-1'),
+      /found 2/,
+    );
+    assert.throws(() => origTarball([{ file: 'x_1.1.orig.tar.gz' }], 'x', '1.0-1'), /found 0/);
+  });
+
+  test('hostile Sources data: unsafe names, malformed lines, missing fields', () => {
+    const para = (lines) => new Map([['package', 'x'], ['version', '1-1'], ['checksums-sha256', lines]]);
+    for (const name of ['../x_1.orig.tar.gz', 'a/b', '.hidden', '..'])
+      assert.throws(() => sourceFiles(para(`\n ${sha('a')} 1 ${name}`)), /unsafe file name/, name);
+    for (const line of [`${sha('a')} x file`, 'abc 1 file', `${sha('g')} 1 file`, `${sha('a')} 1`, `${sha('a')} 1 a b`])
+      assert.throws(() => sourceFiles(para(`\n ${line}`)), /malformed/, line);
+    assert.throws(() => sourceFiles(para('\n')), /lists no files/);
+    assert.throws(() => sourceFiles(new Map([['package', 'x']])), /no Checksums-Sha256/);
+    // Garbage around the wanted paragraph: only paragraphs starting with its Package line are parsed.
+    const found = findSourceParagraphs(['\u0000\u0001garbage: \n\nnot a field\n\n', sourcesText], ['hello']);
+    assert.equal(found.get('hello').length, 2);
+    assert.throws(() => findSourceParagraphs(['Package: hello\n bad continuation\nnot a field'], ['hello']));
+  });
+});
+
+// --- smoke-test helpers ---------------------------------------------------------------------------------
+
+describe('smoke tests: install closure and the tools check', () => {
+  test('install closure follows depends by name and by provides (so:, renamed Debian names)', () => {
+    const entries = [
+      { name: 'meson', version: '1', depends: ['ninja-build>=1.6', 'python3'], provides: [] },
+      { name: 'ninja', version: '1', depends: ['so:libc.so.6'], provides: ['ninja-build=1.11'] },
+      { name: 'python3', version: '1', depends: [], provides: ['cmd:python3=1'] },
+      { name: 'libc6', version: '1', depends: [], provides: ['so:libc.so.6=6'] },
+    ];
+    assert.deepEqual(
+      installClosure(entries, ['meson']).map((e) => e.name),
+      ['libc6', 'ninja', 'python3', 'meson'],
+    );
+    assert.throws(() => installClosure(entries, ['nope']), /nothing provides nope/);
+  });
+
+  const good = [
+    'uid: 1000',
+    'version autoreconf: autoreconf (GNU Autoconf) 2.71',
+    'version automake: automake (GNU automake) 1.16.5',
+    'version libtoolize: libtoolize (GNU libtool) 2.4.7',
+    'version cmake: cmake version 3.25.1',
+    'version meson: 1.0.1',
+    'version ninja: 1.11.1',
+    'version pkgconf: 1.8.1',
+    'version pkg-config: 1.8.1',
+    'version xz: xz (XZ Utils) 5.4.1',
+    'version tar: tar (GNU tar) 1.34',
+    'version gzip: gzip 1.12',
+    'version bzip2: bzip2, a block-sorting file compressor.  Version 1.0.8, 13-Jul-2019.',
+    'version patch: GNU patch 2.7.6',
+    'version make: GNU Make 4.3',
+    'version perl: perl v5.36.0',
+    'version wget: GNU Wget 1.21.3 built on linux-gnu.',
+    'version scanelf: pax-utils-1.3.7: 1.3.7',
+    'version cc: cc (Debian 12.2.0-14+deb12u1) 12.2.0',
+    ...REAL_PROGRAMS.map((n) => `real ${n}: /usr/bin/${n} -> /usr/bin/${n}`),
+    'run autotools: hello from autotools',
+    'dist autotools: 16 files',
+    'run cmake: hello from cmake and ninja',
+    'run meson: hello from meson',
+    'tools smoke: done',
+    '',
+  ].join('\n');
+
+  test('the tools check accepts a good run and names each problem of a bad one', () => {
+    assert.deepEqual(checkToolsOutput(good, { uid: 1000, builds: true }), []);
+    const busyboxTar = good.replace('real tar: /usr/bin/tar -> /usr/bin/tar', 'real tar: /bin/tar -> /bin/busybox');
+    assert.deepEqual(checkToolsOutput(busyboxTar, { uid: 1000, builds: true }), [
+      "tar: /bin/tar is busybox's applet, not the real program",
+    ]);
+    const bad = good
+      .replace('uid: 1000', 'uid: 0')
+      .replace('tar (GNU tar) 1.34', 'tar: unrecognized option --version')
+      .replace('version gzip: gzip 1.12\n', '')
+      .replace('real wget: /usr/bin/wget -> /usr/bin/wget', 'real wget:  -> ')
+      .replace('hello from meson', 'Segmentation fault')
+      .replace('tools smoke: done', '');
+    const problems = checkToolsOutput(bad, { uid: 1000, builds: true });
+    assert.equal(problems.length, 6, problems.join('\n'));
+    assert.match(problems.join('\n'), /expected uid 1000/);
+    assert.match(problems.join('\n'), /tar: version line/);
+    assert.match(problems.join('\n'), /gzip: version line undefined/);
+    assert.match(problems.join('\n'), /wget: not found in PATH/);
+    assert.match(problems.join('\n'), /run meson/);
+    assert.match(problems.join('\n'), /did not finish/);
+    // Without builds, the build lines are not required.
+    const noBuilds = good.split('\n').filter((l) => !/^(run|dist) /.test(l)).join('\n');
+    assert.deepEqual(checkToolsOutput(noBuilds, { uid: 1000, builds: false }), []);
+    assert.equal(checkToolsOutput('', { uid: 1000, builds: false }).length, VERSION_CHECKS.length + REAL_PROGRAMS.length + 2);
+  });
+
+  test('the tools script runs every check and the three builds, and its project is complete', () => {
+    const script = toolsScript('/home/build/smoke', { builds: true });
+    for (const [name, command] of VERSION_CHECKS) assert.ok(script.includes(command), name);
+    assert.match(script, /autoreconf -fi && \.\/configure && make && make dist/);
+    assert.match(script, /cmake -G Ninja/);
+    assert.match(script, /meson setup out && meson compile -C out/);
+    assert.ok(!toolsScript('/x', { builds: false }).includes('autoreconf -fi'));
+    for (const f of ['autotools/configure.ac', 'autotools/Makefile.am', 'cmake/CMakeLists.txt', 'meson/meson.build'])
+      assert.ok(TOOLS_PROJECT[f] !== undefined, f);
+    assert.match(TOOLS_PROJECT['autotools/configure.ac'], /LT_INIT/);
   });
 });
