@@ -12,7 +12,8 @@
  *   `ca-certificates-bundle`, `autoconf`, `automake`, `libtool`, and `gcc-14-default`, a hand-made package
  *   that is gcc 12 under Wolfi's name (Debian 12 has no gcc 14).
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -6,6 +6,7 @@
  * smoke check — its guest must resolve and install, and a shell must start in it — where melange passes
  * silently (#1690).
  */
+import { existsSync, lstatSync } from 'node:fs';
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseImageConfig, type ImageConfig } from '@tk/apko';
@@ -125,6 +126,28 @@ export async function testPackages(options: TestOptions): Promise<TestResult> {
         if (options.sourceDir !== undefined) await populateWorkspace(resolve(options.sourceDir), workspace);
         else await mkdir(workspace, { recursive: true });
         const hasUser = environment.accounts.users.some((u) => u.uid === 1000);
+        const hasShell = existsSync(join(guest.dir, 'bin', 'sh')) || isSymlink(join(guest.dir, 'bin', 'sh'));
+        if (!hasShell) {
+          if (target.test !== undefined) {
+            throw new MelangeError(
+              'MELANGE_TEST_FAILED',
+              `${arch}: the test environment of ${target.name} has no /bin/sh to run its test steps in`,
+              {
+                hint: 'add busybox to test.environment.contents.packages, or pass --test-package-append busybox (Wolfi passes wolfi-base)',
+              },
+            );
+          }
+          // Nothing to start a shell with: the resolved, installed guest is the install check.
+          results.push({
+            arch,
+            package: target.name,
+            version,
+            kind: 'smoke',
+            environment: guest.packages.map((p) => `${p.name}=${p.version}`),
+            seconds: Math.round((performance.now() - start) / 100) / 10,
+          });
+          continue;
+        }
         pod = await runner.start({
           guestDir: guest.dir,
           workspaceDir: workspace,
@@ -178,6 +201,14 @@ export async function testPackages(options: TestOptions): Promise<TestResult> {
     }
   }
   return { results };
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 /** For the CLI: a one-line summary of a logger-less run. */
