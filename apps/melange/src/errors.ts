@@ -125,8 +125,10 @@ export type MelangeErrorCode =
   /** A package's test pipeline failed, or its smoke install check did. */
   | 'MELANGE_TEST_FAILED'
   /** `--runner` names a runner tk does not have. */
-  | 'MELANGE_UNKNOWN_RUNNER';
-// (build codes above this line)
+  | 'MELANGE_UNKNOWN_RUNNER'
+  // (build codes above this line)
+  /** A file the build put into melange-out contains the value of a --secret or --env-file variable. */
+  | 'MELANGE_SECRET_LEAK';
 
 /** An error from a melange command. */
 export class MelangeError extends TkError<MelangeErrorCode> {

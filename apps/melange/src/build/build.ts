@@ -18,7 +18,8 @@ import type { Pod, Runner } from '../runner/types.ts';
 import { emitPackages, type EmittedPackage } from '../package/emit.ts';
 import { updateIndex } from '../package/index-update.ts';
 import { presentLocalRepositories, selectArchs } from './archs.ts';
-import { gitInfo, readEnvFiles, readVarsFile, sourceDateEpoch } from './inputs.ts';
+import { gitInfo, readEnvFiles, readSecrets, readVarsFile, redactor, sourceDateEpoch } from './inputs.ts';
+import { refuseLeaks } from './leaks.ts';
 import type { BuildOptions } from './options.ts';
 import { runSteps } from './steps.ts';
 import { populateWorkspace } from './workspace.ts';
@@ -105,6 +106,7 @@ export async function buildPackages(options: BuildOptions): Promise<BuildResult>
   const git = await gitInfo(configPath);
   const sde = sourceDateEpoch(options.env, options.buildDate, git.time, logger);
   const envFileVars = await readEnvFiles(options.envFiles ?? []);
+  const secrets = await readSecrets(options.secrets ?? []);
   const varsFile = options.varsFile === undefined ? undefined : await readVarsFile(options.varsFile);
   const runner = createBubblewrapRunner({
     isRoot: options.isRoot,
@@ -112,23 +114,38 @@ export async function buildPackages(options: BuildOptions): Promise<BuildResult>
     ...(options.env['PATH'] === undefined ? {} : { searchPath: options.env['PATH'] }),
   });
   for (const arch of archs) await runner.checkUsable({ arch });
-  const results: ArchResult[] = [];
-  for (const arch of archs) {
-    results.push(
-      await buildArch(recipe, arch, {
-        options,
-        configPath,
-        sde,
-        envFileVars,
-        ...(varsFile === undefined ? {} : { varsFile }),
-        commit: options.gitCommit ?? recipe.package.commit ?? git.commit,
-        ...(git.path === undefined ? {} : { recipeRepoPath: git.path }),
-        runner,
-        logger,
-      }),
-    );
-  }
-  return { recipe, sourceDateEpoch: sde, archs: results };
+  const context: Omit<ArchContext, 'abort'> = {
+    options,
+    configPath,
+    sde,
+    envFileVars,
+    secrets,
+    ...(varsFile === undefined ? {} : { varsFile }),
+    commit: options.gitCommit ?? recipe.package.commit ?? git.commit,
+    ...(git.path === undefined ? {} : { recipeRepoPath: git.path }),
+    runner,
+    logger,
+  };
+  // Arches build side by side, `parallel` at a time; the first failure stops the others' steps.
+  const abort = new AbortController();
+  const results = new Map<string, ArchResult>();
+  const queue = [...archs];
+  const failures: unknown[] = [];
+  const worker = async (): Promise<void> => {
+    for (let arch = queue.shift(); arch !== undefined; arch = queue.shift()) {
+      if (abort.signal.aborted) return;
+      try {
+        results.set(arch, await buildArch(recipe, arch, { ...context, abort: abort.signal }));
+      } catch (error) {
+        failures.push(error);
+        abort.abort();
+      }
+    }
+  };
+  const lanes = Math.max(1, Math.min(options.parallel ?? 1, archs.length));
+  await Promise.all(Array.from({ length: lanes }, worker));
+  if (failures.length > 0) throw failures[0];
+  return { recipe, sourceDateEpoch: sde, archs: archs.map((a) => results.get(a)!) };
 }
 
 interface ArchContext {
@@ -136,7 +153,11 @@ interface ArchContext {
   configPath: string;
   sde: number;
   envFileVars: Record<string, string>;
+  /** `--secret` values: in the steps' environment only. */
+  secrets: Record<string, string>;
   varsFile?: Record<string, string>;
+  /** Set when another arch's build failed. */
+  abort: AbortSignal;
   commit: string | undefined;
   /** The recipe's path inside its git repository (the SBOM's config purl), when it is in one. */
   recipeRepoPath?: string;
@@ -229,7 +250,10 @@ async function buildArch(recipe: Recipe, arch: string, ctx: ArchContext): Promis
       ...ctx.envFileVars,
       ...compiled.environment.environment,
       SOURCE_DATE_EPOCH: String(ctx.sde),
+      ...ctx.secrets,
     };
+    const hidden = [...Object.values(ctx.envFileVars), ...Object.values(ctx.secrets)];
+    const redact = redactor(hidden);
     const timeoutMs =
       options.timeoutSeconds !== undefined && options.timeoutSeconds > 0
         ? options.timeoutSeconds * 1000
@@ -238,6 +262,8 @@ async function buildArch(recipe: Recipe, arch: string, ctx: ArchContext): Promis
           : parseGoDuration(pkg.timeout);
     const abort = new AbortController();
     const timer = timeoutMs === undefined ? undefined : setTimeout(() => abort.abort(), timeoutMs);
+    const onOtherFailure = (): void => abort.abort();
+    ctx.abort.addEventListener('abort', onOtherFailure);
     t = performance.now();
     try {
       const stepCtx = {
@@ -246,6 +272,7 @@ async function buildArch(recipe: Recipe, arch: string, ctx: ArchContext): Promis
         debug: options.debug ?? false,
         signal: abort.signal,
         onStep: (label: string) => logger.info(`${arch}: ${label}`),
+        redact,
         ...(options.onStepOutput === undefined ? {} : { onOutput: options.onStepOutput }),
       };
       await runSteps(compiled.pipeline, { ...stepCtx, packageName: pkg.name });
@@ -257,6 +284,7 @@ async function buildArch(recipe: Recipe, arch: string, ctx: ArchContext): Promis
         );
       }
     } catch (error) {
+      if (abort.signal.aborted && ctx.abort.aborted) throw error;
       if (abort.signal.aborted) {
         throw new MelangeError(
           'MELANGE_BUILD_TIMEOUT',
@@ -270,7 +298,9 @@ async function buildArch(recipe: Recipe, arch: string, ctx: ArchContext): Promis
       throw error;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
+      ctx.abort.removeEventListener('abort', onOtherFailure);
     }
+    await refuseLeaks(join(workspace, 'melange-out'), hidden);
     timings['pipelines'] = seconds(t);
     await pod.close();
     pod = undefined;

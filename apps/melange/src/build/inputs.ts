@@ -204,3 +204,49 @@ export function sourceDateEpoch(
   }
   return commitTime ?? 0;
 }
+
+/** Variable names a `--secret` may set (shell-safe, not tk's own). */
+const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Read `--secret NAME=FILE` values: each file's content, one trailing newline removed.
+ *
+ * @param specs - `NAME=FILE` strings
+ * @returns the variables
+ * @throws {MelangeError} MELANGE_BAD_VARS_FILE for a malformed spec or an unreadable file
+ */
+export async function readSecrets(specs: readonly string[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    const name = eq < 0 ? '' : spec.slice(0, eq);
+    if (!SECRET_NAME.test(name) || eq === spec.length - 1) {
+      throw new MelangeError('MELANGE_BAD_VARS_FILE', `--secret ${JSON.stringify(spec)} is not NAME=FILE`, {
+        hint: 'for example --secret NPM_TOKEN=./npm-token.txt',
+      });
+    }
+    out[name] = (await readSmall(spec.slice(eq + 1))).replace(/\r?\n$/, '');
+  }
+  return out;
+}
+
+/** Values shorter than this are not redacted (they would blank out ordinary words like `true`). */
+export const MIN_REDACTED_LENGTH = 4;
+
+/**
+ * A function that replaces every occurrence of the given values with `***`.
+ *
+ * @param values - secret values
+ * @returns the redactor (identity when there is nothing to hide)
+ */
+export function redactor(values: Iterable<string>): (text: string) => string {
+  const hidden = [...new Set([...values].filter((v) => v.length >= MIN_REDACTED_LENGTH))].sort(
+    (a, b) => b.length - a.length,
+  );
+  if (hidden.length === 0) return (text) => text;
+  return (text) => {
+    let out = text;
+    for (const value of hidden) out = out.split(value).join('***');
+    return out;
+  };
+}

@@ -28,6 +28,11 @@ export interface CommonOptions {
   pipelineDirs?: readonly string[];
   /** `--env-file` (dotenv) files: variables for every step, under the recipe's environment. */
   envFiles?: readonly string[];
+  /**
+   * `--secret NAME=FILE`: the file's content (one trailing newline removed) as variable NAME of every step.
+   * Secrets and `--env-file` values never reach `.melange.yaml`, the SBOM, the index or the logs.
+   */
+  secrets?: readonly string[];
   /** `--debug`: run steps with `set -x`. */
   debug?: boolean;
   /** `--ignore-signatures`. */
@@ -86,6 +91,8 @@ export interface BuildOptions extends CommonOptions {
   license?: string;
   /** `--timeout` in seconds for the whole build (0 or absent: the recipe's `package.timeout`, else none). */
   timeoutSeconds?: number;
+  /** How many arches build at once (default 1; the CLI gives the number of cores). */
+  parallel?: number;
   /** `--override-host-triplet-libc-substitution-flavor`. */
   hostTripletLibc?: 'gnu' | 'musl';
 }

@@ -60,6 +60,8 @@ export interface StepContext {
   signal?: AbortSignal;
   /** The `uses` of the nearest enclosing step, to label the steps of a pipeline definition. */
   within?: string;
+  /** Hides secret values in output lines and failure messages. */
+  redact?: (text: string) => string;
 }
 
 /**
@@ -108,7 +110,8 @@ async function runStep(step: CompiledStep, ctx: StepContext, where: string): Pro
     const emit = (text: string, stream: 'stdout' | 'stderr'): void => {
       const lines = (partial[stream] + text).split('\n');
       partial[stream] = lines.pop() ?? '';
-      for (const line of lines) {
+      for (const raw of lines) {
+        const line = ctx.redact === undefined ? raw : ctx.redact(raw);
         tail.push(line);
         if (tail.length > TAIL_LINES) tail.shift();
         ctx.onOutput?.(line, stream);

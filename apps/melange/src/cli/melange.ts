@@ -3,7 +3,7 @@
  * lazily imports the library and calls one function.
  */
 import { existsSync } from 'node:fs';
-import { arch as hostArch, homedir, tmpdir } from 'node:os';
+import { arch as hostArch, availableParallelism, homedir, tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { stringifyCanonical } from '@tk/core';
@@ -272,6 +272,12 @@ export function melangeCommand(ctx: CliContext): Command {
     .addOption(signatureAlgorithm)
     .option('-p, --package-append <pkg>', 'extra packages in the build guest', collect, [])
     .option('--vars-file <file>', 'YAML map of variables merged over vars:')
+    .option(
+      '--secret <name=file>',
+      "a build secret: FILE's content as variable NAME of every step, never in any output (repeatable)",
+      repeat,
+      [],
+    )
     .option('--build-option <name>', 'enable a build option of the recipe (repeatable)', repeat, [])
     .option('--build-date <time>', 'RFC 3339 build time when SOURCE_DATE_EPOCH is unset')
     .option('--namespace <ns>', 'namespace for SBOMs and the maintainer field', 'unknown')
@@ -304,6 +310,7 @@ export function melangeCommand(ctx: CliContext): Command {
         signatureAlgorithm: 'sha256' | 'sha1';
         packageAppend: string[];
         varsFile?: string;
+        secret: string[];
         buildOption: string[];
         buildDate?: string;
         namespace: string;
@@ -334,6 +341,11 @@ export function melangeCommand(ctx: CliContext): Command {
         signatureAlgorithm: flags.signatureAlgorithm,
         packageAppend: flags.packageAppend,
         ...(flags.varsFile === undefined ? {} : { varsFile: path(flags.varsFile) }),
+        secrets: flags.secret.map((spec) => {
+          const eq = spec.indexOf('=');
+          return eq < 0 ? spec : `${spec.slice(0, eq)}=${path(spec.slice(eq + 1))}`;
+        }),
+        parallel: availableParallelism(),
         buildOptions: flags.buildOption,
         ...(flags.buildDate === undefined ? {} : { buildDate: flags.buildDate }),
         namespace: flags.namespace,
