@@ -6,7 +6,16 @@
  * SPDX schema, and by running the installed program.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -30,6 +39,10 @@ import {
 } from './helpers.ts';
 
 const bench = buildBench({ sources: true });
+/** apk-tools, when built and installed by hand (TK_APK_TOOLS, else /usr/local/bin/apk). */
+const APK_TOOLS = [process.env['TK_APK_TOOLS'], '/usr/local/bin/apk'].find(
+  (p) => p !== undefined && existsSync(p),
+);
 const RECIPE = join(ROOT, 'test-fixtures/melange/hello/melange.yaml');
 const TARBALL = join(SOURCES, 'hello_2.10.orig.tar.gz');
 
@@ -165,6 +178,59 @@ describe.skipIf(!bench.ready)(
       });
       expect(tested.results.map((r) => [r.package, r.kind])).toEqual([['hello', 'test']]);
       expect(tested.results[0]?.environment).toContain('hello=2.10-r0');
+
+      // apk-tools 2.14.10, when it is installed (built from source outside the repository; see
+      // docs/testing.md): `apk verify` accepts the package and the index, `apk add --initdb` installs the
+      // package pinned to tk's version, and the installed program runs.
+      if (APK_TOOLS !== undefined) {
+        const keys = join(dir, 'apk-keys');
+        mkdirSync(keys);
+        copyFileSync(`${key}.pub`, join(keys, 'melange.rsa.pub'));
+        copyFileSync(BOOTSTRAP_KEY, join(keys, 'tk-bootstrap.rsa.pub'));
+        const verified = execFileSync(
+          APK_TOOLS,
+          ['verify', '--keys-dir', keys, apkPath, join(out, 'x86_64', 'APKINDEX.tar.gz')],
+          { encoding: 'utf8' },
+        );
+        expect(
+          verified
+            .trim()
+            .split('\n')
+            .map((l) => l.replace(/^.*: /, '')),
+        ).toEqual(['0 - OK', '0 - OK']);
+        const rootfs = join(dir, 'apk-root');
+        const added = execFileSync(
+          APK_TOOLS,
+          [
+            'add',
+            '--root',
+            rootfs,
+            '--initdb',
+            '--keys-dir',
+            keys,
+            '--repository',
+            out,
+            '--repository',
+            BOOTSTRAP,
+            '--arch',
+            'x86_64',
+            '--no-scripts',
+            '--no-cache',
+            'tk-baselayout',
+            'busybox',
+            'busybox-binsh',
+            'hello=2.10-r0',
+          ],
+          { encoding: 'utf8' },
+        );
+        expect(added).toContain('Installing hello (2.10-r0)');
+        const hello = execFileSync(
+          'bwrap',
+          ['--bind', rootfs, '/', '--proc', '/proc', '--dev', '/dev', '--clearenv', '/usr/bin/hello'],
+          { encoding: 'utf8' },
+        );
+        expect(hello).toBe('Hello, world!\n');
+      }
     }, 300_000);
 
     it('builds offline from a seeded cache with the recipe unchanged, byte for byte the same twice', async () => {

@@ -62,6 +62,7 @@ export {
   parseImageReference,
   normalizeTagReference,
   platformTags,
+  archiveRepoTags,
   verifyIndexArtifact,
   writeDockerArchive,
   writeDockerArchiveFile,

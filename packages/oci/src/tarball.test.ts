@@ -8,6 +8,7 @@ import { assembleImage, assembleIndex, type ImageArtifact, type IndexArtifact } 
 import { buildLayer, type LayerBlob } from './layer.ts';
 import { platformFromArch } from './platform.ts';
 import {
+  archiveRepoTags,
   normalizeTagReference,
   parseImageReference,
   platformTags,
@@ -164,10 +165,92 @@ describe('writeDockerArchive', () => {
     expect(entries.filter((e) => e.name.endsWith('.tar.gz'))).toHaveLength(1);
   });
 
+  it('tags the one image of a single-platform index with the reference as given and the per-platform tag', async () => {
+    const index = assembleIndex([imageFor('x86_64', [await layerWith('only')])]);
+    const [image] = index.images as [ImageArtifact];
+    const hex = (d: string): string => d.slice('sha256:'.length);
+    const layerName = `${hex(image.layers[0]!.digest)}.tar.gz`;
+    const { entries } = readTar(concatBytes(writeDockerArchive(index, { tags: ['hello:latest'] })));
+    // One config, one layer, one manifest: the second name costs no blob.
+    expect(entries.map((e) => e.name)).toEqual([
+      image.config.digest,
+      layerName,
+      'manifest.json',
+      image.manifest.digest,
+      'index.json',
+    ]);
+    const byName = new Map(entries.map((e) => [e.name, e.data]));
+    expect(fromUtf8(byName.get('manifest.json')!)).toBe(
+      JSON.stringify([
+        {
+          Config: image.config.digest,
+          RepoTags: ['hello:latest', 'hello:latest-amd64'],
+          Layers: [layerName],
+        },
+      ]),
+    );
+    // index.json is the image index itself: one manifest, digest unchanged, no tag annotations added.
+    expect(byName.get('index.json')).toEqual(index.index.bytes);
+    const indexJson = JSON.parse(fromUtf8(byName.get('index.json')!)) as {
+      manifests: { digest: string; annotations?: Record<string, string> }[];
+    };
+    expect(indexJson.manifests.map((m) => m.digest)).toEqual([image.manifest.digest]);
+    expect(JSON.stringify(indexJson)).not.toContain('hello');
+    expect(byName.get(image.manifest.digest)).toEqual(image.manifest.bytes);
+    expect(byName.get(image.config.digest)).toEqual(image.config.bytes);
+    expect(byName.get(layerName)).toEqual(image.layers[0]!.bytes);
+  });
+
+  it('archiveRepoTags: per-platform tags only for several images, both names for one', async () => {
+    const layer = await layerWith('x');
+    const multi = assembleIndex(['x86_64', 'aarch64'].map((arch) => imageFor(arch, [layer])));
+    expect(archiveRepoTags(multi, ['hello:latest'])).toEqual([
+      ['hello:latest-amd64'],
+      ['hello:latest-arm64'],
+    ]);
+    expect(archiveRepoTags(multi, ['a', 'b:1'])).toEqual(platformTags(multi, ['a', 'b:1']));
+    const arm = assembleIndex([imageFor('armv7', [layer])]);
+    expect(archiveRepoTags(arm, ['reg.example:5000/app:1'])).toEqual([
+      ['reg.example:5000/app:1', 'reg.example:5000/app:1-arm_v7'],
+    ]);
+    const amd64 = assembleIndex([imageFor('x86_64', [layer])]);
+    // Normalised (`a` → `a:latest`), each reference before its own suffixed tag, duplicates dropped.
+    expect(archiveRepoTags(amd64, ['a:x', 'a:x-amd64', 'a', 'a:latest'])).toEqual([
+      ['a:x', 'a:x-amd64', 'a:x-amd64-amd64', 'a:latest', 'a:latest-amd64'],
+    ]);
+  });
+
+  it('refuses for a single-platform index what it refuses for several', async () => {
+    const amd64 = assembleIndex([imageFor('x86_64', [await layerWith('x')])]);
+    const code = (fn: () => unknown): unknown => {
+      try {
+        fn();
+      } catch (error) {
+        return (error as { code?: unknown }).code;
+      }
+      return undefined;
+    };
+    expect(code(() => archiveRepoTags(amd64, []))).toBe('OCI_NO_TAGS');
+    expect(code(() => archiveRepoTags(amd64, [`a@sha256:${'a'.repeat(64)}`]))).toBe(
+      'OCI_REFERENCE_HAS_DIGEST',
+    );
+    // The bare tag fits in 128 characters, its `-amd64` form does not: refused rather than half-tagged.
+    expect(code(() => archiveRepoTags(amd64, [`a:${'t'.repeat(125)}`]))).toBe('OCI_BAD_REFERENCE');
+    expect(code(() => writeDockerArchive(amd64, { tags: ['Hello:1'] }))).toBe('OCI_BAD_REFERENCE');
+    expect(code(() => writeDockerArchive(amd64, { tags: ['hello:-x'] }))).toBe('OCI_BAD_REFERENCE');
+  });
+
   it('is byte-identical across runs', async () => {
     const one = concatBytes(writeDockerArchive(await sampleIndex(), { tags: ['hello:1'] }));
     const two = concatBytes(writeDockerArchive(await sampleIndex(), { tags: ['hello:1'] }));
     expect(two).toEqual(one);
+    const single = async (): Promise<Uint8Array> =>
+      concatBytes(
+        writeDockerArchive(assembleIndex([imageFor('x86_64', [await layerWith('s')])]), {
+          tags: ['hello:1'],
+        }),
+      );
+    expect(await single()).toEqual(await single());
   });
 
   it('refuses no tags, digests, over-long per-platform tags and tampered blobs', async () => {

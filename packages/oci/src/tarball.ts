@@ -7,7 +7,8 @@
  * 1. per image, in index order: `sha256:<hex>` (the config), then `<hex>.tar.gz` for each layer not yet
  *    written (layers are deduplicated);
  * 2. `manifest.json`: `[{"Config":"sha256:<hex>","RepoTags":[…],"Layers":["<hex>.tar.gz",…]},…]`, sorted
- *    by the joined RepoTags (go-containerregistry `tarball.MultiWrite`);
+ *    by the joined RepoTags (go-containerregistry `tarball.MultiWrite`); the RepoTags are
+ *    {@link archiveRepoTags};
  * 3. per image, in index order: `sha256:<hex>` (the raw image manifest), then `index.json` (the raw
  *    image index), as apko appends them.
  *
@@ -18,6 +19,13 @@
  *   `arm/v7` both become `-arm` and one hides the other (apko#605). The name is kept as written
  *   (`hello`, not apko's fully qualified `index.docker.io/library/hello`); docker and podman load both
  *   forms under the same name.
+ * - a single-platform index is also tagged with the references as given: its one manifest.json entry has
+ *   `RepoTags: ["hello:latest", "hello:latest-amd64"]`, so `docker load`/`podman load` give the same image
+ *   both names (docker, podman and containerd's importer tag an image with every RepoTag of its entry; the
+ *   appended `index.json` is not read by them, as the archive has no `oci-layout` file) and
+ *   `run hello:latest` works as apko's walkthrough says. No byte of the image changes and the index digest
+ *   is the same; apko (since it always builds an index) writes only the suffixed tag. A multi-platform
+ *   index keeps per-platform tags only: one bare tag could name just one of its images.
  * - the archive is written to a temporary file and renamed (apko writes over the target in place without
  *   truncating it).
  */
@@ -145,7 +153,10 @@ export function normalizeTagReference(reference: string): string {
 
 /** How to write a docker-archive tarball. */
 export interface DockerArchiveOptions {
-  /** Image references (`hello`, `hello:latest`, `registry/app:1`); each image gets `<ref>-<arch>`. */
+  /**
+   * Image references (`hello`, `hello:latest`, `registry/app:1`); each image gets `<ref>-<arch>`, and the
+   * image of a single-platform index also `<ref>` itself (see {@link archiveRepoTags}).
+   */
   tags: readonly string[];
 }
 
@@ -176,6 +187,27 @@ export function platformTags(index: IndexArtifact, tags: readonly string[]): str
       return tagged;
     }),
   );
+}
+
+/**
+ * The RepoTags of each image of a tarball: the per-platform tags of {@link platformTags}; when the index
+ * holds one image only, each reference as given comes first, then its per-platform tag (the same image
+ * under both names: `hello:latest`, `hello:latest-amd64`). Duplicates are dropped, first one kept.
+ *
+ * @param index - the index
+ * @param tags - references as given by the user
+ * @returns one list of RepoTags per image, in index order
+ * @throws {OciError} OCI_NO_TAGS, OCI_BAD_REFERENCE, OCI_REFERENCE_HAS_DIGEST
+ * @example
+ * archiveRepoTags(amd64Only, ['hello:latest']) // [['hello:latest', 'hello:latest-amd64']]
+ * archiveRepoTags(amd64AndArm64, ['hello:latest']) // [['hello:latest-amd64'], ['hello:latest-arm64']]
+ */
+export function archiveRepoTags(index: IndexArtifact, tags: readonly string[]): string[][] {
+  const perPlatform = platformTags(index, tags);
+  const [only] = perPlatform;
+  if (perPlatform.length !== 1 || only === undefined) return perPlatform;
+  const references = [...new Set(tags.map(normalizeTagReference))];
+  return [[...new Set(references.flatMap((reference, i) => [reference, only[i] ?? reference]))]];
 }
 
 function layerExtension(mediaType: string): string {
@@ -215,10 +247,10 @@ export function verifyIndexArtifact(index: IndexArtifact): void {
  * @throws {OciError} OCI_NO_TAGS, OCI_BAD_REFERENCE, OCI_REFERENCE_HAS_DIGEST, OCI_BAD_DESCRIPTOR
  * @example
  * const chunks = writeDockerArchive(index, { tags: ['hello:latest'] });
- * // loads as hello:latest-amd64, hello:latest-arm64
+ * // loads as hello:latest-amd64, hello:latest-arm64 (a single-platform index: hello:latest, hello:latest-amd64)
  */
 export function writeDockerArchive(index: IndexArtifact, options: DockerArchiveOptions): Uint8Array[] {
-  const repoTags = platformTags(index, options.tags);
+  const repoTags = archiveRepoTags(index, options.tags);
   verifyIndexArtifact(index);
   const tar = new TarWriter();
   const add = (name: string, data: Uint8Array): void =>

@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { concatBytes, writeFileAtomic, type Logger } from '@tk/core';
 import { gzip } from '@tk/gzip';
-import { writeDockerArchiveFile, writeOciLayout, writeLayerTar } from '@tk/oci';
+import { archiveRepoTags, writeDockerArchiveFile, writeOciLayout, writeLayerTar } from '@tk/oci';
 import { treeEntries } from '@tk/rootfs';
 import type { ArchBuild } from './assemble.ts';
 import type { BuildResult } from './build.ts';
@@ -18,13 +18,16 @@ export interface OutputOptions {
   output: string;
   /** `docker` (default: a `docker load`-able tar, as apko writes) or `oci` (an image layout folder). */
   format: 'docker' | 'oci';
-  /** Image tags (`hello:latest`); the tarball names each arch `hello:latest-amd64`. */
+  /**
+   * Image tags (`hello:latest`); the tarball names each arch `hello:latest-amd64`, and a single-arch
+   * tarball's image also `hello:latest`.
+   */
   tags: readonly string[];
   logger: Logger;
 }
 
 /**
- * Write the image.
+ * Write the image. For a tarball, logs (info) the names `docker load`/`podman load` give its images.
  *
  * @param result - the build
  * @param options - output path, format, tags
@@ -36,6 +39,8 @@ export async function writeImage(result: BuildResult, options: OutputOptions): P
   } else {
     await mkdir(dirname(options.output), { recursive: true });
     await writeDockerArchiveFile(options.output, result.index, { tags: [...options.tags] });
+    const names = archiveRepoTags(result.index, options.tags).flat();
+    options.logger.info(`wrote ${options.output}; it loads as ${names.join(', ')}`);
   }
 }
 
