@@ -126,6 +126,27 @@ export type MelangeErrorCode =
   | 'MELANGE_TEST_FAILED'
   /** `--runner` names a runner tk does not have. */
   | 'MELANGE_UNKNOWN_RUNNER'
+  // lint, query, bump (lint/*, commands/*)
+  /** A require-level linter found problems in a package or recipe; `data.results` holds every finding. */
+  | 'MELANGE_LINT_FAILED'
+  /** `--lint-require`, `--lint-warn` or `--disable` names a linter that does not exist. */
+  | 'MELANGE_LINT_UNKNOWN_LINTER'
+  /** A file given to lint is not a readable apk or recipe (missing, too large, not an apk, no .PKGINFO). */
+  | 'MELANGE_LINT_BAD_INPUT'
+  /** Lint results could not be written (`--persist-lint-results`). */
+  | 'MELANGE_LINT_WRITE_FAILED'
+  /** A query template does not parse, or is too long or too deeply nested (the message gives the column). */
+  | 'MELANGE_QUERY_BAD_TEMPLATE'
+  /** A query template names a field or method the configuration does not have. */
+  | 'MELANGE_QUERY_UNKNOWN_FIELD'
+  /** A query template failed while running (wrong type, index out of range, unknown function, a limit hit). */
+  | 'MELANGE_QUERY_FAILED'
+  /** `bump` was given an invalid version or expected commit. */
+  | 'MELANGE_BUMP_BAD_INPUT'
+  /** The recipe cannot be bumped as written (package is not a block mapping, epoch not a number, fetch without uri). */
+  | 'MELANGE_BUMP_UNSUPPORTED'
+  /** The bumped recipe could not be written; the old file is unchanged. */
+  | 'MELANGE_BUMP_WRITE_FAILED'
   // (build codes above this line)
   /** A file the build put into melange-out contains the value of a --secret or --env-file variable. */
   | 'MELANGE_SECRET_LEAK';

@@ -38,3 +38,6 @@ export type { Runner, Pod, RunnerSpec, RunRequest, RunResult } from './runner/ty
 export { emitPackages } from './package/emit.ts';
 export type { EmittedPackage, EmitPackagesInput } from './package/emit.ts';
 export { updateIndex } from './package/index-update.ts';
+export { lintPackageTree, lintApkFile, lintRecipeFile, LINTERS } from './lint/index.ts';
+export type { LintFile, LintFinding, LintLevel, LintPackage, PackageLintResult } from './lint/index.ts';
+export { addMoreCommands } from './cli/more-commands.ts';

@@ -312,6 +312,33 @@ describe.skipIf(!bench.ready)(
       expect(existsSync(out)).toBe(false);
     }, 60_000);
 
+    it('runs the linters on every package: a required linter fails the build, --lint-require can lower it', async () => {
+      const dir = join(work, 'lint');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(
+        join(dir, 'setuid.yaml'),
+        trivialRecipe(
+          'setuid',
+          'mkdir -p ${{targets.destdir}}/usr/bin\nprintf "#!/bin/sh\\n" > ${{targets.destdir}}/usr/bin/s\nchmod 4755 ${{targets.destdir}}/usr/bin/s',
+        ),
+      );
+      const out = join(dir, 'packages');
+      await expect(
+        build(join(dir, 'setuid.yaml'), { outDir: out, cacheDir: join(dir, 'cache') }),
+      ).rejects.toMatchObject({ code: 'MELANGE_LINT_FAILED' });
+      expect(existsSync(out)).toBe(false);
+      await build(join(dir, 'setuid.yaml'), {
+        outDir: out,
+        cacheDir: join(dir, 'cache'),
+        lintRequire: ['dev'],
+      lintWarn: ['setuidgid'],
+        persistLintResults: true,
+      });
+      const pkg = readPackage(join(out, 'x86_64', 'setuid-1.0.0-r0.apk'));
+      expect((pkg.files.find((f) => f.path === 'usr/bin/s')!.mode & 0o7777).toString(8)).toBe('4755');
+      expect(readdirSync(join(out, 'x86_64'))).toContain('lint-setuid-1.0.0-r0.json');
+    }, 120_000);
+
     it('rejects recipes that cannot be compiled with coded errors before any sandbox starts', async () => {
       const dir = join(work, 'invalid');
       mkdirSync(join(dir, 'pipes'), { recursive: true });

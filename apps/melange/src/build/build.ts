@@ -20,6 +20,15 @@ import { updateIndex } from '../package/index-update.ts';
 import { presentLocalRepositories, selectArchs } from './archs.ts';
 import { gitInfo, readEnvFiles, readSecrets, readVarsFile, redactor, sourceDateEpoch } from './inputs.ts';
 import { refuseLeaks } from './leaks.ts';
+import {
+  formatLintResult,
+  lintFailure,
+  lintPackageTree,
+  lintTargetOf,
+  persistLintResults,
+  type PackageLintResult,
+} from '../lint/index.ts';
+import { walkPackageDir } from '../package/walk.ts';
 import type { BuildOptions } from './options.ts';
 import { runSteps } from './steps.ts';
 import { populateWorkspace } from './workspace.ts';
@@ -108,11 +117,13 @@ export async function buildPackages(options: BuildOptions): Promise<BuildResult>
   const envFileVars = await readEnvFiles(options.envFiles ?? []);
   const secrets = await readSecrets(options.secrets ?? []);
   const varsFile = options.varsFile === undefined ? undefined : await readVarsFile(options.varsFile);
-  const runner = createBubblewrapRunner({
-    isRoot: options.isRoot,
-    logger,
-    ...(options.env['PATH'] === undefined ? {} : { searchPath: options.env['PATH'] }),
-  });
+  const runner =
+    options.runner ??
+    createBubblewrapRunner({
+      isRoot: options.isRoot,
+      logger,
+      ...(options.env['PATH'] === undefined ? {} : { searchPath: options.env['PATH'] }),
+    });
   for (const arch of archs) await runner.checkUsable({ arch });
   const context: Omit<ArchContext, 'abort'> = {
     options,
@@ -301,6 +312,9 @@ async function buildArch(recipe: Recipe, arch: string, ctx: ArchContext): Promis
       ctx.abort.removeEventListener('abort', onOtherFailure);
     }
     await refuseLeaks(join(workspace, 'melange-out'), hidden);
+    t = performance.now();
+    await lintOutputs(compiled, arch, join(workspace, 'melange-out'), options, logger);
+    timings['lint'] = seconds(t);
     timings['pipelines'] = seconds(t);
     await pod.close();
     pod = undefined;
@@ -365,6 +379,34 @@ async function buildArch(recipe: Recipe, arch: string, ctx: ArchContext): Promis
       if (options.workspaceDir === undefined) await rm(workspace, { recursive: true, force: true });
     }
   }
+}
+
+/** Run the linters over each package's output tree (melange.md §8); a failed required linter fails the build. */
+async function lintOutputs(
+  compiled: CompiledRecipe,
+  arch: string,
+  outputRoot: string,
+  options: BuildOptions,
+  logger: Logger,
+): Promise<void> {
+  const fullVersion = `${compiled.package.version}-r${compiled.package.epoch}`;
+  const results: PackageLintResult[] = [];
+  for (const pkg of compiled.packages) {
+    const files = await walkPackageDir(join(outputRoot, pkg.name), { packageName: pkg.name });
+    const result = {
+      ...lintPackageTree(files, lintTargetOf(pkg, fullVersion), {
+        ...(options.lintRequire === undefined ? {} : { require: options.lintRequire }),
+        ...(options.lintWarn === undefined ? {} : { warn: options.lintWarn }),
+        logger,
+      }),
+      arch,
+    };
+    for (const line of formatLintResult(result)) logger.warn(`${arch}: ${line}`, 'MELANGE_LINT');
+    results.push(result);
+  }
+  if (options.persistLintResults === true) await persistLintResults(results, resolve(options.outDir));
+  const failure = lintFailure(results);
+  if (failure !== undefined) throw failure;
 }
 
 async function isDir(path: string): Promise<boolean> {

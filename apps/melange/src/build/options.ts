@@ -3,6 +3,7 @@
  * globals are read below this point.
  */
 import type { Logger } from '@tk/core';
+import type { Runner } from '../runner/types.ts';
 
 /** Options shared by build and test. */
 export interface CommonOptions {
@@ -57,6 +58,8 @@ export interface CommonOptions {
   logger?: Logger;
   /** Forwarded build output (each line of every step), for the CLI to print. */
   onStepOutput?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** The runner the steps run in (`runnerFor(--runner)`); default: bubblewrap. */
+  runner?: Runner;
 }
 
 /** `tk melange build` options. */
@@ -91,6 +94,12 @@ export interface BuildOptions extends CommonOptions {
   license?: string;
   /** `--timeout` in seconds for the whole build (0 or absent: the recipe's `package.timeout`, else none). */
   timeoutSeconds?: number;
+  /** `--lint-require`: linters that fail the build (default: melange's required set). */
+  lintRequire?: readonly string[];
+  /** `--lint-warn`: linters that only warn (default: melange's warning set). */
+  lintWarn?: readonly string[];
+  /** `--persist-lint-results`: write `OUT-DIR/<arch>/lint-<pkg>-<ver>.json` for packages with findings. */
+  persistLintResults?: boolean;
   /** How many arches build at once (default 1; the CLI gives the number of cores). */
   parallel?: number;
   /** `--override-host-triplet-libc-substitution-flavor`. */

@@ -9,6 +9,7 @@ import { Command, Option } from 'commander';
 import { stringifyCanonical } from '@tk/core';
 import { CliError, type CliContext } from '@tk/cli';
 import type { CommonOptions } from '../build/options.ts';
+import { addMoreCommands } from './more-commands.ts';
 
 /** tk's version, reported in SBOMs. */
 export const MELANGE_TOOL_VERSION = '0.1.0';
@@ -284,6 +285,21 @@ export function melangeCommand(ctx: CliContext): Command {
     .option('--generate-index', 'update OUT-DIR/<arch>/APKINDEX.tar.gz (default)', true)
     .option('--no-generate-index', 'do not touch the index')
     .option('--strip-origin-name', 'each package is its own origin', false)
+    .option(
+      '--lint-require <linters>',
+      "linters that fail the build (comma-separated; default melange's required set)",
+      collect,
+    )
+    .option(
+      '--lint-warn <linters>',
+      "linters that only warn (comma-separated; default melange's warning set)",
+      collect,
+    )
+    .option(
+      '--persist-lint-results',
+      'write OUT-DIR/<arch>/lint-<pkg>-<version>.json for packages with findings',
+      false,
+    )
     .option('--git-commit <sha>', 'commit of the recipe repository, for the SBOM (default: detected)')
     .option('--git-repo-url <url>', 'URL of the recipe repository, for the SBOM')
     .option('--license <spdx>', 'licence of the recipe file, for the SBOM')
@@ -316,6 +332,9 @@ export function melangeCommand(ctx: CliContext): Command {
         namespace: string;
         generateIndex: boolean;
         stripOriginName: boolean;
+        lintRequire?: string[];
+        lintWarn?: string[];
+        persistLintResults: boolean;
         gitCommit?: string;
         gitRepoUrl?: string;
         license?: string;
@@ -351,6 +370,9 @@ export function melangeCommand(ctx: CliContext): Command {
         namespace: flags.namespace,
         generateIndex: flags.generateIndex,
         stripOriginName: flags.stripOriginName,
+        ...(flags.lintRequire === undefined ? {} : { lintRequire: flags.lintRequire }),
+        ...(flags.lintWarn === undefined ? {} : { lintWarn: flags.lintWarn }),
+        persistLintResults: flags.persistLintResults,
         ...(flags.gitCommit === undefined ? {} : { gitCommit: flags.gitCommit }),
         ...(flags.gitRepoUrl === undefined ? {} : { gitRepoUrl: flags.gitRepoUrl }),
         ...(flags.license === undefined ? {} : { license: flags.license }),
@@ -436,5 +458,6 @@ export function melangeCommand(ctx: CliContext): Command {
       },
     );
 
+  addMoreCommands(melange, ctx);
   return melange;
 }
