@@ -2,7 +2,7 @@
 // Builds tk's offline bootstrap apk repository from Debian 12 binary packages. See README.md.
 //
 //   node test-fixtures/bootstrap/build-repo.mjs [--out DIR] [--arch amd64|arm64] [--refresh] [--check] [--smoke]
-//     [--smoke-tools [--emulated-builds]]
+//     [--smoke-tools] [--smoke-languages] [--emulated-builds]
 //
 // Run `pnpm build` (or `pnpm tsc -b`) from the repository root first: this script uses the built packages.
 import { spawnSync } from 'node:child_process';
@@ -63,22 +63,30 @@ import {
   alternativeLinks,
   apkNameOf as specialApkName,
   appletLinks,
+  cargoAuditableShimPackage,
   compilerAliasPackage,
   handmadePkgInfo,
   isBundleOnly,
   linkCommands,
+  metaPackage,
   noteFiles,
   specialProvides,
+  toolchainAliasPackage,
+  versionSourceOf,
 } from './lib/special.mjs';
 import {
   Failure,
+  LANGUAGE_ROOTS,
   MELANGE_PATH,
   TOOLS_ROOTS,
+  checkLanguagesOutput,
   checkToolsOutput,
   howItRan,
+  languagesScript,
   prepareRoot,
   sandbox,
   toolsScript,
+  writeLanguagesProject,
   writeToolsProject,
 } from './lib/smoke.mjs';
 
@@ -330,7 +338,15 @@ async function buildArch(out, arch, options) {
 
   // 4. Plan every apk: name, version, .PKGINFO.
   const apkNameOf = (debName) => specialApkName(CONFIG.special, debName);
-  const handmadeNames = ['tk-baselayout', 'busybox-binsh', 'build-base', 'gcc-14-default'];
+  const handmadeNames = [
+    'tk-baselayout',
+    'busybox-binsh',
+    'build-base',
+    'gcc-14-default',
+    'rust',
+    'cargo-auditable',
+    'wolfi-base',
+  ];
   const realNames = new Set([...closure.names.map(apkNameOf), ...handmadeNames]);
   if (realNames.size !== closure.names.length + handmadeNames.length)
     fail(`[${arch}] two packages share an apk name: check packages.json "special" and "handmade"`);
@@ -339,11 +355,17 @@ async function buildArch(out, arch, options) {
     for (const s of a.sonames) soProviders.set(s.name, [...(soProviders.get(s.name) ?? []), apkNameOf(name)]);
   const plans = [];
   const notes = [];
+  // A renamed package may take another's version (`go`, Debian's golang-go 2:1.19~1, is Go 1.19.8).
+  const apkVersionOf = (debName) => {
+    const from = versionSourceOf(CONFIG.special, debName);
+    if (!analyses.has(from)) fail(`${debName} takes the version of ${from}, which is not in the closure`);
+    return debianToApkVersion(new Map(analyses.get(from).control).get('version'));
+  };
   for (const name of closure.names) {
     const a = analyses.get(name);
     const control = new Map(a.control);
     const apkName = apkNameOf(name);
-    const mapped = debianToApkVersion(control.get('version'));
+    const mapped = apkVersionOf(name);
     for (const n of mapped.notes) notes.push(`${name} ${control.get('version')} → ${mapped.version}: ${n}`);
     const special = isBundleOnly(CONFIG.special, name);
     // Depends: Debian's relations, then so: for needed sonames that another package provides.
@@ -361,7 +383,7 @@ async function buildArch(out, arch, options) {
           edge.viaVirtual ? { name: edge.target } : { ...edge.alt, name: targetApk },
           targetApk,
           targetControl.get('version'),
-          debianToApkVersion(targetControl.get('version')).version,
+          apkVersionOf(edge.target).version,
           versionMatches,
           notes,
         );
@@ -473,9 +495,66 @@ async function buildArch(out, arch, options) {
     sourceDateEpoch: gccDefault.pkginfo.builddate,
     pkginfo: gccDefault.pkginfo,
   });
+  // rust: Wolfi's rust holds rustc and cargo; here a metapackage depending on both, at rustc's version.
+  const rustAlias = CONFIG.handmade.rust;
+  const rustcPlan = plans.find((p) => p.debName === rustAlias.versionOf);
+  if (rustcPlan === undefined)
+    fail(`rust takes the version of ${rustAlias.versionOf}, which is not in the closure`);
+  const rust = toolchainAliasPackage({
+    name: 'rust',
+    depends: rustAlias.depends,
+    rustc: rustcPlan.pkginfo,
+    apkArch,
+  });
+  plans.push({
+    kind: 'handmade',
+    apkName: 'rust',
+    files: rust.files,
+    sourceDateEpoch: rust.pkginfo.builddate,
+    pkginfo: rust.pkginfo,
+  });
+  // cargo-auditable: a shim that runs plain cargo (Debian 12 has no cargo-auditable).
+  const shimConfig = CONFIG.handmade['cargo-auditable'];
+  const shim = cargoAuditableShimPackage({
+    name: 'cargo-auditable',
+    pkgver: shimConfig.version,
+    depends: shimConfig.depends,
+    builddate: handEpoch,
+    apkArch,
+  });
+  plans.push({
+    kind: 'handmade',
+    apkName: 'cargo-auditable',
+    files: shim.files,
+    sourceDateEpoch: handEpoch,
+    pkginfo: shim.pkginfo,
+  });
+  // wolfi-base: Wolfi's base metapackage (melange's python/import and python/test need it).
+  const wb = CONFIG.handmade['wolfi-base'];
+  const wolfiBase = metaPackage({
+    name: 'wolfi-base',
+    pkgver: wb.version,
+    depends: wb.depends,
+    pkgdesc: "Wolfi's base metapackage in the tk bootstrap: base layout, busybox with /bin/sh, CA bundle",
+    note:
+      "wolfi-base in the tk bootstrap repository is a metapackage under Wolfi's name: it depends on " +
+      `${wb.depends.join(', ')}.`,
+    builddate: handEpoch,
+    apkArch,
+  });
+  plans.push({
+    kind: 'handmade',
+    apkName: 'wolfi-base',
+    files: wolfiBase.files,
+    sourceDateEpoch: handEpoch,
+    pkginfo: wolfiBase.pkginfo,
+  });
   for (const [who, deps] of [
     ['build-base', bb.depends],
     ['gcc-14-default', alias.depends],
+    ['rust', rustAlias.depends],
+    ['cargo-auditable', shimConfig.depends],
+    ['wolfi-base', wb.depends],
   ])
     for (const dep of deps)
       if (!realNames.has(dep)) fail(`${who} depends on ${dep}, which is not in the repository`);
@@ -788,6 +867,50 @@ function smokeToolsArch(out, arch, archive, { emulatedBuilds }) {
   }
 }
 
+/**
+ * The language toolchains as melange's go/*, cargo/build and python/* pipelines ask for them, checked as the
+ * build user with melange's PATH: version lines (go reports the arch, rustc its host triple), then a static Go
+ * program, an offline cargo build through the cargo-auditable shim and a wheel built without isolation and
+ * installed with Debian's layout, each run. Under qemu-user the builds run only with --emulated-builds.
+ */
+function smokeLanguagesArch(out, arch, archive, { emulatedBuilds }) {
+  const start = performance.now();
+  const repoDir = join(out, 'repo', CONFIG.arches[arch]);
+  const { root, packages } = prepareRoot(repoDir, archive.entries, LANGUAGE_ROOTS, `languages-${arch}`);
+  try {
+    const dir = '/home/build/smoke';
+    writeLanguagesProject(root, dir);
+    const { mode, direct, run } = sandbox(root, arch, {
+      uid: 1000,
+      path: MELANGE_PATH,
+      env: { HOME: '/home/build', SOURCE_DATE_EPOCH: '1704067200' },
+      chdir: dir,
+    });
+    if (direct) {
+      log(`[${arch}] smoke-languages skipped: ${howItRan(mode)} cannot run a build's child processes`);
+      return;
+    }
+    const builds = mode === 'native' || emulatedBuilds;
+    const r = run(['/bin/sh', '-c', languagesScript(dir, { builds })]);
+    const problems = checkLanguagesOutput(r.stdout, { uid: 1000, builds, arch });
+    if (r.status !== 0 || problems.length > 0)
+      fail(
+        `[${arch}] smoke-languages: status ${r.status}\n  ${problems.join('\n  ')}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`,
+      );
+    const versions = r.stdout
+      .split('\n')
+      .map((l) => /^version (go|rustc|cargo|python|build|pip|ruby|git): (.*)$/.exec(l))
+      .filter((m) => m !== null)
+      .map(([, , line]) => line.replace(/ \(.*$/, ''));
+    log(
+      `[${arch}] smoke-languages ok: ${packages.length} packages; as uid 1000 ${howItRan(mode)}: ${versions.join('; ')}; ` +
+        `${builds ? 'Go, cargo and wheel builds ran' : 'builds not run under emulation (--emulated-builds runs them)'} (${seconds(start)})`,
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 // --- main -----------------------------------------------------------------------------------------------
 
 async function main() {
@@ -799,6 +922,7 @@ async function main() {
       check: { type: 'boolean', default: false },
       smoke: { type: 'boolean', default: false },
       'smoke-tools': { type: 'boolean', default: false },
+      'smoke-languages': { type: 'boolean', default: false },
       'emulated-builds': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -823,7 +947,12 @@ async function main() {
     return deb;
   });
   const smokeTools = values['smoke-tools'];
-  for (const tool of ['dpkg-deb', 'apt-get', ...(values.smoke || smokeTools ? ['bwrap'] : [])])
+  const smokeLanguages = values['smoke-languages'];
+  for (const tool of [
+    'dpkg-deb',
+    'apt-get',
+    ...(values.smoke || smokeTools || smokeLanguages ? ['bwrap'] : []),
+  ])
     if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0)
       fail(
         `${tool} is not installed (Debian: apt-get install ${tool === 'bwrap' ? 'bubblewrap' : 'apt dpkg'})`,
@@ -834,6 +963,7 @@ async function main() {
     const archive = await checkArch(out, arch);
     if (values.smoke) smokeArch(out, arch, archive);
     if (smokeTools) smokeToolsArch(out, arch, archive, { emulatedBuilds: values['emulated-builds'] });
+    if (smokeLanguages) smokeLanguagesArch(out, arch, archive, { emulatedBuilds: values['emulated-builds'] });
   }
   log(`done in ${seconds(start)}: ${join(out, 'repo')} (key ${join(out, 'repo', KEY_NAME)})`);
 }

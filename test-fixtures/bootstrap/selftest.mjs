@@ -13,6 +13,7 @@ import {
   linkSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -59,21 +60,30 @@ import {
   alternativeLinks,
   apkNameOf,
   appletLinks,
+  CARGO_AUDITABLE_SHIM,
+  cargoAuditableShimPackage,
   compilerAliasPackage,
   handmadePkgInfo,
   isBundleOnly,
   linkCommands,
+  metaPackage,
   noteFiles,
   relativeLink,
   specialProvides,
+  toolchainAliasPackage,
+  versionSourceOf,
 } from './lib/special.mjs';
 import { findSourceParagraphs, origTarball, pickVersion, sourceFiles } from './lib/sources.mjs';
 import {
+  LANGUAGE_CHECKS,
+  LANGUAGE_PROJECT,
   REAL_PROGRAMS,
   TOOLS_PROJECT,
   VERSION_CHECKS,
+  checkLanguagesOutput,
   checkToolsOutput,
   installClosure,
+  languagesScript,
   toolsScript,
 } from './lib/smoke.mjs';
 
@@ -792,6 +802,38 @@ describe('special packages: renaming and extra provides', () => {
     );
   });
 
+  test("Wolfi's language names: go takes the version of the Go it installs, py3-* provide python3-*", () => {
+    const config = JSON.parse(readFileSync(join(HERE, 'packages.json'), 'utf8'));
+    const sp = config.special;
+    assert.equal(apkNameOf(sp, 'golang-go'), 'go');
+    assert.equal(apkNameOf(sp, 'golang-1.19-go'), 'go-1.19');
+    for (const name of ['pip', 'build', 'installer', 'wheel', 'setuptools'])
+      assert.equal(apkNameOf(sp, `python3-${name}`), `py3-${name}`);
+    // Debian's golang-go is 2:1.19~1, which maps to a pre-release below 1.19: `go` takes golang-1.19-go's.
+    assert.equal(debianToApkVersion('2:1.19~1').version, '1.19_pre1');
+    assert.equal(versionSourceOf(sp, 'golang-go'), 'golang-1.19-go');
+    assert.equal(versionSourceOf(sp, 'make'), 'make');
+    const go = debianToApkVersion('1.19.8-2').version;
+    assert.ok(versionMatches(go, '>=', '1.19'));
+    assert.deepEqual(specialProvides(sp, 'golang-go', go, new Set(['go'])), [`golang-go=${go}`]);
+    assert.deepEqual(specialProvides(sp, 'python3-setuptools', '66.1.1-r1', new Set()), [
+      'python3-setuptools=66.1.1-r1',
+    ]);
+    assert.deepEqual(specialProvides(sp, 'python3.11', '3.11.2-r6', new Set()), [
+      'python-3.11=3.11.2-r6',
+      'python-3.11-base=3.11.2-r6',
+    ]);
+    // /usr/bin/python for melange's python/build and python/install, next to python3-minimal's python3.
+    assert.deepEqual(
+      alternativeLinks(sp['python3-minimal'].alternatives, ['usr/bin/python3', 'usr/bin/python3.11'], 'x'),
+      [{ path: 'usr/bin/python', type: 'symlink', linkname: 'python3' }],
+    );
+    // Every top-level language package is one a purpose lists, and every rename is unique.
+    assert.ok(config.purposes.languages.packages.includes('golang-go'));
+    const apkNames = Object.keys(sp).map((n) => apkNameOf(sp, n));
+    assert.equal(new Set(apkNames).size, apkNames.length);
+  });
+
   test('a dependency on a renamed package keeps its constraint under the apk name', () => {
     // build-repo passes { ...edge.alt, name: <apk name> } for a real (not virtual) target.
     const token = dependencyToken(
@@ -865,7 +907,7 @@ describe('links: alternatives and real programs over busybox applets', () => {
   });
 });
 
-describe('hand-made packages: build-base and gcc-14-default', () => {
+describe('hand-made packages: build-base, gcc-14-default, rust, cargo-auditable, wolfi-base', () => {
   const gcc = { pkgver: '12.2.0-r14002120100', builddate: 1700000000, license: 'NOASSERTION' };
 
   test('gcc-14-default is gcc 12 under Wolfi’s name: depends on build-base, says so, is not empty', async () => {
@@ -896,6 +938,94 @@ describe('hand-made packages: build-base and gcc-14-default', () => {
     assert.equal(pkg.pkginfo.pkgname, 'gcc-14-default');
     assert.deepEqual(pkg.pkginfo.depend, ['build-base']);
     assert.ok(pkg.files.some((f) => f.path === 'usr/share/doc/gcc-14-default/README.tk'));
+  });
+
+  test('rust is rustc and cargo under Wolfi’s name, at rustc’s version', () => {
+    const rustc = { pkgver: '1.63.0_p1-r2001000000', builddate: 1700000000, license: 'MIT OR Apache-2.0' };
+    const { files, pkginfo } = toolchainAliasPackage({
+      name: 'rust',
+      depends: ['rustc', 'cargo'],
+      rustc,
+      apkArch: 'x86_64',
+    });
+    assert.deepEqual(
+      [pkginfo.pkgname, pkginfo.pkgver, pkginfo.origin, pkginfo.license, pkginfo.builddate],
+      ['rust', rustc.pkgver, 'rustc', rustc.license, rustc.builddate],
+    );
+    assert.deepEqual(pkginfo.depend, ['rustc', 'cargo']);
+    const readme = files.find((f) => f.path === 'usr/share/doc/rust/README.tk');
+    assert.match(new TextDecoder().decode(readme.data), /Wolfi's rust holds rustc and cargo/);
+    assert.ok(installedSize(files) > 0);
+  });
+
+  test('cargo-auditable is a shim that says so and runs plain cargo with the same arguments', async () => {
+    const { files, pkginfo } = cargoAuditableShimPackage({
+      name: 'cargo-auditable',
+      pkgver: '0-r0',
+      depends: ['cargo', 'busybox-binsh'],
+      builddate: 1704067200,
+      apkArch: 'aarch64',
+    });
+    assert.deepEqual(pkginfo.depend, ['cargo', 'busybox-binsh']);
+    assert.deepEqual(pkginfo.provides, ['cmd:cargo-auditable=0-r0']);
+    assert.match(pkginfo.pkgdesc, /shim/);
+    const script = files.find((f) => f.path === 'usr/bin/cargo-auditable');
+    assert.equal(script.mode, 0o755);
+    assert.equal(new TextDecoder().decode(script.data), CARGO_AUDITABLE_SHIM);
+    const key = await readPrivateKey(KEY);
+    const built = readApk(
+      (
+        await buildApk({
+          pkginfo: { ...pkginfo, size: installedSize(files) },
+          files,
+          sourceDateEpoch: 1704067200,
+          signer: { key, keyName: 'tk-bootstrap.rsa.pub' },
+        })
+      ).bytes,
+    );
+    assert.deepEqual(built.pkginfo.provides, ['cmd:cargo-auditable=0-r0']);
+
+    // Run it the way cargo does (`cargo-auditable auditable build …`) with a fake cargo first in PATH.
+    const dir = join(work, 'shim');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'cargo-auditable'), CARGO_AUDITABLE_SHIM, { mode: 0o755 });
+    writeFileSync(join(dir, 'cargo'), '#!/bin/sh\nprintf "cargo got:"; printf " [%s]" "$@"; echo\n', {
+      mode: 0o755,
+    });
+    const env = { PATH: `${dir}:/usr/bin:/bin` };
+    const run = spawnSync(join(dir, 'cargo-auditable'), ['auditable', 'build', '--release', 'a b', '$HOME'], {
+      encoding: 'utf8',
+      env,
+    });
+    assert.equal(run.status, 0);
+    assert.equal(run.stdout, 'cargo got: [build] [--release] [a b] [$HOME]\n');
+    assert.match(run.stderr, /shim.*no dependency list is embedded/);
+    const version = spawnSync(join(dir, 'cargo-auditable'), ['auditable', '--version'], {
+      encoding: 'utf8',
+      env,
+    });
+    assert.equal(version.status, 0);
+    assert.match(version.stdout, /^cargo-auditable .*shim/);
+    // Called directly, without the subcommand word, it passes everything on too.
+    const direct = spawnSync(join(dir, 'cargo-auditable'), ['build'], { encoding: 'utf8', env });
+    assert.equal(direct.stdout, 'cargo got: [build]\n');
+  });
+
+  test('wolfi-base is a metapackage with a note', () => {
+    const { files, pkginfo } = metaPackage({
+      name: 'wolfi-base',
+      pkgver: '1-r0',
+      depends: ['tk-baselayout', 'busybox', 'busybox-binsh', 'ca-certificates-bundle'],
+      pkgdesc: 'base',
+      note: 'a metapackage',
+      builddate: 1704067200,
+      apkArch: 'x86_64',
+    });
+    assert.deepEqual(pkginfo.depend, ['tk-baselayout', 'busybox', 'busybox-binsh', 'ca-certificates-bundle']);
+    assert.deepEqual(
+      files.map((f) => f.path),
+      ['usr/share/doc/wolfi-base', 'usr/share/doc/wolfi-base/README.tk'],
+    );
   });
 
   test('metapackage notes and hand-made .PKGINFO defaults', () => {
@@ -1076,5 +1206,76 @@ describe('smoke tests: install closure and the tools check', () => {
     for (const f of ['autotools/configure.ac', 'autotools/Makefile.am', 'cmake/CMakeLists.txt', 'meson/meson.build'])
       assert.ok(TOOLS_PROJECT[f] !== undefined, f);
     assert.match(TOOLS_PROJECT['autotools/configure.ac'], /LT_INIT/);
+  });
+
+  test('the languages check wants the arch in go and rustc, and names each problem', () => {
+    const good = [
+      'uid: 1000',
+      'version go: go version go1.19.8 linux/arm64',
+      'version rustc: rustc 1.63.0',
+      'version rustc host: host: aarch64-unknown-linux-gnu',
+      'version cargo: cargo 1.65.0',
+      'version cargo auditable: cargo-auditable 0 (tk bootstrap shim: runs plain cargo, embeds no dependency list)',
+      'version python: Python 3.11.2',
+      'version build: build 0.9.0 (/usr/lib/python3/dist-packages/build)',
+      'version installer: usage: python -m installer [-h] [--destdir path]',
+      'version pip: pip 23.0.1 from /usr/lib/python3/dist-packages/pip (python 3.11)',
+      'version setuptools wheel: 66.1.1 0.38.4',
+      'version ruby: ruby 3.1.2p20 (2022-04-12 revision 4491bb740a) [aarch64-linux-gnu]',
+      'version gem: 3.3.15',
+      'version git: git version 2.39.5',
+      'run go: hello from go',
+      'run cargo: hello from cargo',
+      'run wheel: hello from a wheel',
+      'languages smoke: done',
+      '',
+    ].join('\n');
+    assert.deepEqual(checkLanguagesOutput(good, { uid: 1000, builds: true, arch: 'arm64' }), []);
+    // The amd64 check refuses arm64 toolchains.
+    const wrongArch = checkLanguagesOutput(good, { uid: 1000, builds: true, arch: 'amd64' });
+    assert.equal(wrongArch.length, 2, wrongArch.join('\n'));
+    assert.match(
+      wrongArch.join('\n'),
+      /go: version line "go version go1.19.8 linux\/arm64" does not match .*amd64/,
+    );
+    assert.match(wrongArch.join('\n'), /rustc host: version line/);
+    const bad = good
+      .replace('Python 3.11.2', 'python: not found')
+      .replace('hello from cargo', '')
+      .replace('languages smoke: done', '');
+    const problems = checkLanguagesOutput(bad, { uid: 1000, builds: true, arch: 'arm64' });
+    assert.equal(problems.length, 3, problems.join('\n'));
+    assert.match(problems.join('\n'), /python: version line/);
+    assert.match(problems.join('\n'), /run cargo/);
+    assert.match(problems.join('\n'), /did not finish/);
+    const noBuilds = good
+      .split('\n')
+      .filter((l) => !/^run /.test(l))
+      .join('\n');
+    assert.deepEqual(checkLanguagesOutput(noBuilds, { uid: 1000, builds: false, arch: 'arm64' }), []);
+    assert.equal(
+      checkLanguagesOutput('', { uid: 1000, builds: false, arch: 'amd64' }).length,
+      LANGUAGE_CHECKS.length + 2,
+    );
+  });
+
+  test('the languages script builds offline, and its projects are complete', () => {
+    const script = languagesScript('/home/build/smoke', { builds: true });
+    for (const [name, command] of LANGUAGE_CHECKS) assert.ok(script.includes(command), name);
+    assert.match(script, /CARGO_NET_OFFLINE=true/);
+    assert.match(script, /GOTOOLCHAIN=local/);
+    assert.match(script, /CGO_ENABLED=0 go build/);
+    assert.match(script, /cargo auditable build --release/);
+    assert.match(script, /python3 -m build --no-isolation/);
+    assert.ok(!languagesScript('/x', { builds: false }).includes('go build'));
+    for (const f of [
+      'go/go.mod',
+      'go/main.go',
+      'rust/Cargo.toml',
+      'rust/Cargo.lock',
+      'rust/src/main.rs',
+      'python/pyproject.toml',
+    ])
+      assert.ok(LANGUAGE_PROJECT[f] !== undefined, f);
   });
 });

@@ -101,6 +101,7 @@ function texts(def: Definition): string[] {
   const out: string[] = [];
   for (const input of Object.values(def.inputs ?? {}))
     if (typeof input.default === 'string') out.push(input.default);
+  for (const p of def.needs?.packages ?? []) if (typeof p === 'string') out.push(p);
   for (const step of steps(def.pipeline)) {
     for (const t of [step.runs, step['working-directory'], step.if, step.name])
       if (typeof t === 'string') out.push(t);
@@ -362,7 +363,9 @@ describe('built-in pipeline files', () => {
     expect(typeof def.name).toBe('string');
     expect(typeof def.description).toBe('string');
     expect(Array.isArray(def.needs?.packages)).toBe(true);
-    for (const p of def.needs?.packages ?? []) expect(p).toMatch(/^[a-z0-9][a-z0-9+._-]*$/);
+    // A package name, or an input naming one (`${{inputs.go-package}}`, as melange's go pipelines have it).
+    for (const p of def.needs?.packages ?? [])
+      expect(p).toMatch(/^(?:[a-z0-9][a-z0-9+._-]*|\$\{\{inputs\.[a-z0-9-]+\}\})$/);
     for (const [key, input] of Object.entries(def.inputs ?? {})) {
       expect(key).toMatch(/^[a-z0-9][a-z0-9-]*$/);
       expect(Object.keys(input).filter((k) => !['description', 'default', 'required'].includes(k))).toEqual(

@@ -28,6 +28,19 @@ export function apkNameOf(special, debName) {
 }
 
 /**
+ * The Debian package whose version a package's apk takes: `special[name].versionOf` (Debian's golang-go
+ * metapackage is `2:1.19~1`, which would map to the pre-release `1.19_pre1`; as Wolfi's `go` it takes the
+ * version of the Go it installs, golang-1.19-go's `1.19.8-2`), or the package itself.
+ *
+ * @param {Record<string, { versionOf?: string }>} special
+ * @param {string} debName
+ * @returns {string}
+ */
+export function versionSourceOf(special, debName) {
+  return special[debName]?.versionOf ?? debName;
+}
+
+/**
  * Whether a special package is reduced to the generated CA bundle (its Depends are not followed, it
  * gets no provides or depends).
  *
@@ -234,5 +247,99 @@ export function compilerAliasPackage({ name, depends, gcc, apkArch }) {
       builddate: gcc.builddate,
       depend: depends,
     }),
+  };
+}
+
+/**
+ * `rust`, Wolfi's name for the Rust toolchain. Wolfi's rust package holds rustc and cargo (it is built
+ * with `--tools=cargo,src`), so recipes and melange's cargo/build name only `rust`; Debian splits the two
+ * into rustc and cargo. This metapackage takes rustc's version and depends on both.
+ *
+ * @param {{ name: string, depends: string[], rustc: { pkgver: string, builddate: number, license: string },
+ *   apkArch: string }} input
+ * @returns {{ files: object[], pkginfo: object }}
+ */
+export function toolchainAliasPackage({ name, depends, rustc, apkArch }) {
+  const note =
+    `${name} in the tk bootstrap repository is a metapackage: Wolfi's rust holds rustc and cargo, Debian 12 ` +
+    `splits them. It depends on ${depends.join(' and ')} (rustc ${rustc.pkgver}).\n`;
+  return {
+    files: noteFiles(name, note),
+    pkginfo: handmadePkgInfo({
+      pkgname: name,
+      pkgver: rustc.pkgver,
+      pkgdesc: `The Rust toolchain under Wolfi's name ${name}: depends on ${depends.join(' and ')}`,
+      apkArch,
+      origin: 'rustc',
+      license: rustc.license,
+      builddate: rustc.builddate,
+      depend: depends,
+    }),
+  };
+}
+
+/** The shim's script: `cargo auditable build …` calls `cargo-auditable auditable build …`. */
+export const CARGO_AUDITABLE_SHIM = `#!/bin/sh
+# cargo-auditable in the tk bootstrap repository is a shim: Debian 12 has no cargo-auditable.
+# cargo runs \`cargo auditable build ...\` as \`cargo-auditable auditable build ...\`; this runs
+# \`cargo build ...\` instead, so the binaries carry no embedded list of their dependencies.
+if [ "\${1-}" = auditable ]; then shift; fi
+case "\${1-}" in
+  -V | --version)
+    echo "cargo-auditable 0 (tk bootstrap shim: runs plain cargo, embeds no dependency list)"
+    exit 0
+    ;;
+esac
+echo "cargo-auditable (tk bootstrap shim): running plain 'cargo $*', no dependency list is embedded" >&2
+exec cargo "$@"
+`;
+
+/**
+ * `cargo-auditable`, a shim under Wolfi's name: melange's cargo/build needs the package and runs
+ * `cargo auditable build`, and Debian 12 has no cargo-auditable. `/usr/bin/cargo-auditable` says so on
+ * stderr and runs plain cargo with the same arguments.
+ *
+ * @param {{ name: string, pkgver: string, depends: string[], builddate: number, apkArch: string }} input
+ * @returns {{ files: object[], pkginfo: object }}
+ */
+export function cargoAuditableShimPackage({ name, pkgver, depends, builddate, apkArch }) {
+  const note =
+    `${name} in the tk bootstrap repository is a shim, not cargo-auditable: Debian 12 has none. ` +
+    '/usr/bin/cargo-auditable runs plain cargo, so binaries built with `cargo auditable build` carry no ' +
+    'embedded dependency list.\n';
+  return {
+    files: [
+      ...noteFiles(name, note),
+      {
+        path: 'usr/bin/cargo-auditable',
+        type: 'file',
+        mode: 0o755,
+        data: new TextEncoder().encode(CARGO_AUDITABLE_SHIM),
+      },
+    ],
+    pkginfo: handmadePkgInfo({
+      pkgname: name,
+      pkgver,
+      pkgdesc: `A shim under the name ${name} (Debian 12 has no cargo-auditable): runs plain cargo`,
+      apkArch,
+      builddate,
+      depend: depends,
+      provides: [`cmd:cargo-auditable=${pkgver}`],
+    }),
+  };
+}
+
+/**
+ * A metapackage that only depends on others and ships a note (`wolfi-base`: the base layout, busybox
+ * with /bin/sh and the CA bundle, which melange's python/import and python/test pipelines need).
+ *
+ * @param {{ name: string, pkgver: string, depends: string[], pkgdesc: string, note: string,
+ *   builddate: number, apkArch: string }} input
+ * @returns {{ files: object[], pkginfo: object }}
+ */
+export function metaPackage({ name, pkgver, depends, pkgdesc, note, builddate, apkArch }) {
+  return {
+    files: noteFiles(name, note),
+    pkginfo: handmadePkgInfo({ pkgname: name, pkgver, pkgdesc, apkArch, builddate, depend: depends }),
   };
 }
