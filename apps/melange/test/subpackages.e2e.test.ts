@@ -331,7 +331,7 @@ describe.skipIf(!bench.ready)(
         outDir: out,
         cacheDir: join(dir, 'cache'),
         lintRequire: ['dev'],
-      lintWarn: ['setuidgid'],
+        lintWarn: ['setuidgid'],
         persistLintResults: true,
       });
       const pkg = readPackage(join(out, 'x86_64', 'setuid-1.0.0-r0.apk'));
