@@ -6,6 +6,8 @@ export { readApk, identityChecksum, SCRIPT_NAMES, CHECKSUM_PAX_KEY } from './rea
 export type { ApkPackage, ApkFile, ApkSignature, ByteRange, ReadApkOptions, ScriptName } from './reader.ts';
 export { verifyApk, verifyParsedApk, apkToolsVerdict } from './verify.ts';
 export type { ApkVerifyResult, VerifyStatus } from './verify.ts';
+export { apkToolsVerify, apkToolsErrorText } from './apktools-verify.ts';
+export type { ApkToolsVerdict, ApkToolsVerifyOptions } from './apktools-verify.ts';
 export { buildApk, resignApk, buildSignatureMember, comparePaths } from './writer.ts';
 export type { ApkBuildInput, ApkBuildResult, ApkInputFile, ApkSigner } from './writer.ts';
 export {

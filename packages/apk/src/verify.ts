@@ -87,7 +87,10 @@ export function verifyParsedApk(pkg: ApkPackage, bytes: Uint8Array, keyring: Key
 }
 
 /**
- * The line apk-tools' `apk verify` prints for a verdict: its result number and text.
+ * The line apk-tools' `apk verify` prints for a verdict of tk's own verifier: its result number and text.
+ * This is a classification of tk's verdict, right for intact files; for damaged files apk-tools' line
+ * depends on where its streaming reader trips first, which only `apkToolsVerify` (`apktools-verify.ts`)
+ * reproduces exactly. `tk apk verify` prints that one.
  *
  * @param result - a verdict from {@link verifyApk}
  * @returns e.g. `{ result: 0, text: 'OK' }`, `{ result: -129, text: 'BAD signature' }` (EKEYREJECTED),

@@ -1,5 +1,6 @@
+import { constants } from 'node:os';
 import { readFile } from 'node:fs/promises';
-import { apkToolsVerdict, verifyApk } from '@tk/apk';
+import { apkToolsErrorText, apkToolsVerify, verifyApk, type ApkToolsVerdict } from '@tk/apk';
 import { isTkError, silentLogger, type Logger } from '@tk/core';
 import { gunzip } from '@tk/gzip';
 import { loadKeyring, type Keyring } from '@tk/keys';
@@ -10,10 +11,14 @@ import { readTar } from '@tk/tar';
 export interface FileVerdict {
   file: string;
   kind: 'package' | 'index';
+  /** OK only when apk-tools says OK and tk's own checks agree. */
   status: 'OK' | 'UNTRUSTED' | 'BAD';
-  /** apk-tools' `r`: 0, -129 (EKEYREJECTED), -74 (EBADMSG) or -5 (EIO). */
+  /**
+   * apk-tools' `r`: 0 (OK, UNTRUSTED), -5 (EIO), -74 (EBADMSG), -129 (EKEYREJECTED), -1026 (format), or
+   * another negative errno (-2 for a missing file).
+   */
   result: number;
-  /** apk-tools' text for `result`: OK, UNTRUSTED, BAD signature, BAD archive, IO ERROR. */
+  /** apk-tools' text for `result`: OK, UNTRUSTED, BAD signature, BAD archive, IO ERROR, … */
   text: string;
   reason: string;
   code?: string;
@@ -37,6 +42,88 @@ function looksLikeIndex(bytes: Uint8Array): boolean {
   }
 }
 
+/** tk's own reading of the file: the package reader and verifier, or the index reader (apko's rule). */
+function tkVerdict(
+  file: string,
+  bytes: Uint8Array,
+  keyring: Keyring,
+  index: boolean,
+  logger: Logger,
+): { status: FileVerdict['status']; reason: string; code?: string } {
+  if (index) {
+    try {
+      const archive = readIndexArchive(bytes, { source: file, logger });
+      const v = verifyIndexArchive(bytes, archive, keyring);
+      return {
+        status: v.status,
+        reason: `${v.reason} (${archive.entries.length} packages)`,
+        ...(v.status === 'BAD' ? { code: 'APK_BAD_SIGNATURE' } : {}),
+      };
+    } catch (error) {
+      if (!isTkError(error)) throw error;
+      return { status: 'BAD', reason: error.message, code: error.code };
+    }
+  }
+  const v = verifyApk(bytes, keyring, { source: file, logger });
+  return { status: v.status, reason: v.reason, ...(v.code === undefined ? {} : { code: v.code }) };
+}
+
+/**
+ * The verdict on a file's bytes: apk-tools' line (reproduced exactly, see `apkToolsVerify`), and tk's
+ * reason. tk is stricter than apk-tools in one way: when its own checks refuse a file apk-tools accepts
+ * (a file whose content does not match its checksum record, an unsafe path), the line stays apk-tools'
+ * but the verdict is BAD.
+ *
+ * @param file - the name to report
+ * @param bytes - the file's content
+ * @param keyring - trusted keys
+ * @param logger - warnings from parsing
+ * @returns the verdict
+ */
+export function verifyFileBytes(
+  file: string,
+  bytes: Uint8Array,
+  keyring: Keyring,
+  logger: Logger = silentLogger,
+): FileVerdict {
+  const apk: ApkToolsVerdict = apkToolsVerify(bytes, keyring);
+  const index = looksLikeIndex(bytes);
+  const tk = tkVerdict(file, bytes, keyring, index, logger);
+  const line = {
+    file,
+    kind: index ? ('index' as const) : ('package' as const),
+    result: apk.result,
+    text: apk.text,
+  };
+  if (apk.status === 'OK' && tk.status !== 'OK') {
+    return {
+      ...line,
+      status: 'BAD',
+      reason: `apk-tools accepts it, but tk does not: ${tk.reason}`,
+      ...(tk.code === undefined ? {} : { code: tk.code }),
+    };
+  }
+  if (apk.status === 'OK') return { ...line, status: 'OK', reason: tk.reason };
+  // apk-tools' reason explains its line; tk's reading is added when it sees the file differently.
+  const reason = tk.status === apk.status ? apk.reason : `${apk.reason} (tk: ${tk.reason})`;
+  return { ...line, status: apk.status, reason, ...(apk.code === undefined ? {} : { code: apk.code }) };
+}
+
+/** apk-tools' line for a file it cannot open or read: `-errno - strerror`. */
+function readErrorVerdict(file: string, error: unknown): FileVerdict {
+  const code = (error as { code?: string }).code ?? 'EIO';
+  const errno = (constants.errno as Record<string, number | undefined>)[code] ?? 5;
+  return {
+    file,
+    kind: 'package',
+    status: 'BAD',
+    result: -errno,
+    text: apkToolsErrorText(-errno),
+    reason: (error as Error).message,
+    code,
+  };
+}
+
 /**
  * Verify packages (and indexes) as `apk verify` does.
  *
@@ -56,53 +143,10 @@ export async function verifyFiles(
     try {
       bytes = new Uint8Array(await readFile(file));
     } catch (error) {
-      const code = (error as { code?: string }).code ?? 'EIO';
-      verdicts.push({
-        file,
-        kind: 'package',
-        status: 'BAD',
-        result: -2,
-        text: 'IO ERROR',
-        reason: (error as Error).message,
-        code,
-      });
+      verdicts.push(readErrorVerdict(file, error));
       continue;
     }
-    if (looksLikeIndex(bytes)) {
-      try {
-        const archive = readIndexArchive(bytes, { source: file, logger });
-        const v = verifyIndexArchive(bytes, archive, keyring);
-        const line = apkToolsVerdict({ status: v.status, code: 'APK_BAD_SIGNATURE', reason: v.reason });
-        verdicts.push({
-          file,
-          kind: 'index',
-          status: v.status,
-          ...line,
-          reason: `${v.reason} (${archive.entries.length} packages)`,
-        });
-      } catch (error) {
-        if (!isTkError(error)) throw error;
-        verdicts.push({
-          file,
-          kind: 'index',
-          status: 'BAD',
-          result: -74,
-          text: 'BAD archive',
-          reason: error.message,
-          code: error.code,
-        });
-      }
-      continue;
-    }
-    const v = verifyApk(bytes, keyring, { source: file, logger });
-    verdicts.push({
-      file,
-      kind: 'package',
-      status: v.status,
-      ...apkToolsVerdict(v),
-      reason: v.reason,
-      ...(v.code === undefined ? {} : { code: v.code }),
-    });
+    verdicts.push(verifyFileBytes(file, bytes, keyring, logger));
   }
   return verdicts;
 }

@@ -311,11 +311,11 @@ async function buildArch(recipe: Recipe, arch: string, ctx: ArchContext): Promis
       if (timer !== undefined) clearTimeout(timer);
       ctx.abort.removeEventListener('abort', onOtherFailure);
     }
+    timings['pipelines'] = seconds(t);
     await refuseLeaks(join(workspace, 'melange-out'), hidden);
     t = performance.now();
     await lintOutputs(compiled, arch, join(workspace, 'melange-out'), options, logger);
     timings['lint'] = seconds(t);
-    timings['pipelines'] = seconds(t);
     await pod.close();
     pod = undefined;
 

@@ -54,11 +54,13 @@ export async function testPackages(options: TestOptions): Promise<TestResult> {
   const { recipe } = await loadRecipe(configPath);
   const archs = selectArchs(options.archs ?? [], options.hostArch, recipe.package['target-architecture']);
   const envFileVars = await readEnvFiles(options.envFiles ?? []);
-  const runner = createBubblewrapRunner({
-    isRoot: options.isRoot,
-    logger,
-    ...(options.env['PATH'] === undefined ? {} : { searchPath: options.env['PATH'] }),
-  });
+  const runner =
+    options.runner ??
+    createBubblewrapRunner({
+      isRoot: options.isRoot,
+      logger,
+      ...(options.env['PATH'] === undefined ? {} : { searchPath: options.env['PATH'] }),
+    });
   for (const arch of archs) await runner.checkUsable({ arch });
   const results: PackageTestResult[] = [];
   for (const arch of archs) {

@@ -27,6 +27,8 @@ const repeat = (value: string, previous: string[]): string[] => [...previous, va
 interface CommonFlags {
   arch: string[];
   runner: string;
+  containerRuntime?: string;
+  ulimit: string[];
   sourceDir?: string;
   workspaceDir?: string;
   cacheDir: string;
@@ -54,8 +56,15 @@ function addCommonFlags(command: Command): Command {
     )
     .option(
       '--runner <runner>',
-      'bubblewrap (default); qemu: bubblewrap with qemu-user for foreign arches',
+      'bubblewrap (default), qemu (bubblewrap with qemu-user for foreign arches), podman or docker',
       'bubblewrap',
+    )
+    .option('--container-runtime <runtime>', 'podman/docker: the OCI runtime (--runtime), e.g. runc')
+    .option(
+      '--ulimit <type=soft:hard>',
+      'podman/docker: a --ulimit for the build container (repeatable)',
+      repeat,
+      [],
     )
     .option('--source-dir <dir>', "folder copied into the workspace (default: the recipe's folder)")
     .option('--workspace-dir <dir>', 'keep the workspace in DIR/<arch> instead of a temporary folder')
@@ -92,16 +101,33 @@ function addCommonFlags(command: Command): Command {
     .option('--keep-workspace', 'keep the workspace and guest when done (same as --no-rm)', false);
 }
 
-function commonOptions(ctx: CliContext, configPath: string, flags: CommonFlags): CommonOptions {
+async function commonOptions(
+  ctx: CliContext,
+  configPath: string,
+  flags: CommonFlags,
+): Promise<CommonOptions> {
+  const { runnerFor } = await import('../runner/index.ts');
   const path = (p: string): string => resolve(ctx.cwd, p);
-  if (!['bubblewrap', 'qemu'].includes(flags.runner)) {
-    throw new CliError(
-      'CLI_BAD_FLAG',
-      `--runner ${flags.runner}: tk has the bubblewrap runner (and "qemu", which is bubblewrap with qemu-user for foreign arches)`,
-      { hint: 'use --runner bubblewrap; docker and podman runners are planned' },
-    );
+  const isRoot = process.getuid?.() === 0;
+  const cliEnv: Record<string, string> = {};
+  for (const name of ['PATH', 'HOME', 'XDG_RUNTIME_DIR', 'DOCKER_HOST', 'DOCKER_CONFIG', 'CONTAINER_HOST']) {
+    const value = ctx.env[name];
+    if (value !== undefined) cliEnv[name] = value;
   }
+  const runner = runnerFor(flags.runner, {
+    isRoot,
+    hostUser: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 },
+    ...(ctx.env['PATH'] === undefined ? {} : { searchPath: ctx.env['PATH'] }),
+    hostArch: hostArch(),
+    container: {
+      cliEnv,
+      ...(flags.containerRuntime === undefined ? {} : { runtime: flags.containerRuntime }),
+      ...(flags.ulimit.length === 0 ? {} : { ulimits: flags.ulimit }),
+    },
+    logger: ctx.logger,
+  });
   return {
+    runner,
     configPath: path(configPath),
     archs: flags.arch,
     hostArch: hostArch(),
@@ -121,7 +147,7 @@ function commonOptions(ctx: CliContext, configPath: string, flags: CommonFlags):
     network: flags.network,
     keepWorkspace: flags.keepWorkspace || !flags.rm,
     env: ctx.env,
-    isRoot: process.getuid?.() === 0,
+    isRoot,
     uid: process.getuid?.() ?? 0,
     gid: process.getgid?.() ?? 0,
     toolVersion: MELANGE_TOOL_VERSION,
@@ -353,7 +379,7 @@ export function melangeCommand(ctx: CliContext): Command {
         timeoutSeconds = Math.ceil(ms / 1000);
       }
       const result = await buildPackages({
-        ...commonOptions(ctx, config ?? defaultRecipe(ctx), flags),
+        ...(await commonOptions(ctx, config ?? defaultRecipe(ctx), flags)),
         outDir: path(flags.outDir),
         emptyWorkspace: flags.emptyWorkspace,
         ...(flags.signingKey === undefined ? {} : { signingKey: path(flags.signingKey) }),
@@ -408,7 +434,7 @@ export function melangeCommand(ctx: CliContext): Command {
       ) => {
         const { testPackages, summarizeTests } = await import('../build/test.ts');
         const result = await testPackages({
-          ...commonOptions(ctx, config ?? defaultRecipe(ctx), flags),
+          ...(await commonOptions(ctx, config ?? defaultRecipe(ctx), flags)),
           outDir: path(flags.outDir),
           testPackageAppend: flags.testPackageAppend,
           ...(pkg === undefined ? {} : { packageName: pkg }),
