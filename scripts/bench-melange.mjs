@@ -198,6 +198,87 @@ export async function benchMelange(report, { helloRuns = 2 } = {}) {
       helloByHand.push(performance.now() - start);
       rmSync(guest, { recursive: true, force: true });
     }
+    // 3. Foreign arch: a small C program for aarch64 (qemu-user through binfmt_misc), against the same
+    //    compile by hand in the same aarch64 root; and a two-arch build against the two single-arch ones.
+    if (existsSync('/proc/sys/fs/binfmt_misc/qemu-aarch64')) {
+      const small = join(work, 'small');
+      mkdirSync(small);
+      writeFileSync(
+        join(small, 'answer.c'),
+        '#include <stdio.h>\nint main(void) { printf("42\\n"); return 0; }\n',
+      );
+      const compile =
+        'mkdir -p /home/build/melange-out/answer/usr/bin && cc -O2 -o /home/build/melange-out/answer/usr/bin/answer answer.c';
+      writeFileSync(
+        join(small, 'melange.yaml'),
+        `package:\n  name: answer\n  version: 1.0.0\n  epoch: 0\n  copyright:\n    - license: MIT\nenvironment:\n  contents:\n    packages: [build-base, busybox]\npipeline:\n  - runs: ${compile}\n`,
+      );
+      const one = async (archs, i) => {
+        const start = performance.now();
+        await buildPackages({
+          ...common,
+          archs,
+          parallel: 2,
+          configPath: join(small, 'melange.yaml'),
+          outDir: join(small, `out-${archs.join('-')}-${i}`),
+          cacheDir: join(small, 'cache'),
+        });
+        return performance.now() - start;
+      };
+      await one(['x86_64', 'aarch64'], 'warm'); // fills the guest caches of both arches
+      const arm = [];
+      const amd = [];
+      const both = [];
+      for (let i = 0; i < 3; i++) {
+        arm.push(await one(['aarch64'], i));
+        amd.push(await one(['x86_64'], i));
+        both.push(await one(['x86_64', 'aarch64'], i));
+      }
+      const armCompiled = await compileRecipe((await loadRecipe(join(small, 'melange.yaml'))).recipe, {
+        arch: 'aarch64',
+      });
+      const armGuest = join(small, 'guest-aarch64');
+      await assembleGuest({
+        environment: armCompiled.environment,
+        arch: 'aarch64',
+        repositoryAppend: [repo],
+        keyringAppend: [key],
+        baseDir: small,
+        dir: armGuest,
+        sourceDateEpoch: 0,
+        env: {},
+        isRoot: common.isRoot,
+        cacheDir: apkCache,
+      });
+      const byHand = [];
+      for (let i = 0; i < 3; i++) {
+        const ws = join(small, `ws-${i}`);
+        mkdirSync(ws);
+        copyFileSync(join(small, 'answer.c'), join(ws, 'answer.c'));
+        const start = performance.now();
+        bwrap(armGuest, ws, compile);
+        byHand.push(performance.now() - start);
+      }
+      report(
+        'melange build of a small C program for aarch64 (qemu-user)',
+        (median(arm) / 1000).toFixed(1),
+        's',
+      );
+      report(
+        '  the same compile by hand under qemu-user in the same root',
+        (median(byHand) / 1000).toFixed(1),
+        's',
+      );
+      report('  ratio: tk aarch64 build / by hand', (median(arm) / median(byHand)).toFixed(2), '×');
+      report('two-arch build (x86_64 + aarch64, parallel)', (median(both) / 1000).toFixed(1), 's');
+      report('  sum of the two single-arch builds', ((median(arm) + median(amd)) / 1000).toFixed(1), 's');
+      report(
+        '  speed-up of building the arches side by side',
+        ((median(arm) + median(amd)) / median(both)).toFixed(2),
+        '×',
+      );
+    }
+
     const a = median(helloTk);
     const b = median(helloByHand);
     report('melange build of GNU hello 2.10 (warm caches)', (a / 1000).toFixed(1), 's');
