@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Debian packages: real tools that check tk's output (see docs/testing.md).
 need_apt=()
 for pair in openssl:openssl python3:python3 tar:tar gzip:gzip git:git bwrap:bubblewrap busybox:busybox skopeo:skopeo umoci:umoci \
-  podman:podman runc:runc docker-registry:docker-registry htpasswd:apache2-utils qemu-aarch64-static:qemu-user-static; do
+  podman:podman runc:runc docker-registry:docker-registry htpasswd:apache2-utils qemu-aarch64-static:qemu-user-static tmux:tmux; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

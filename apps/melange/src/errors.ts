@@ -68,6 +68,10 @@ export type MelangeErrorCode =
   | 'MELANGE_SOURCE_BAD_INPUT'
   /** A source archive is corrupt or would write outside its directory (traversal, link escape, device). */
   | 'MELANGE_SOURCE_UNSAFE'
+  /** A git-checkout repository URL is refused on the host (ext::/fd:: transport, option-like, control characters). */
+  | 'MELANGE_SOURCE_GIT_URL'
+  /** Mirroring a git-checkout repository into the cache failed (clone or fetch error). */
+  | 'MELANGE_SOURCE_GIT_FAILED'
   // (source codes above this line)
   // package: SCA, .PKGINFO, SBOM, apk output, index update (package/*)
   /** A package's output folder holds something an apk cannot carry (a socket or FIFO). */

@@ -12,6 +12,7 @@ import { compileRecipe } from '../recipe/compile.ts';
 import { renderCompiledRecipe } from '../recipe/render.ts';
 import type { CompiledRecipe, CompiledStep, Recipe } from '../recipe/types.ts';
 import { prefetchSources, type FetchedSource } from '../source/fetch.ts';
+import { gitConfigEnv, prefetchGitSources } from '../source/git.ts';
 import { assembleGuest, type Guest } from '../guest/assemble.ts';
 import { createBubblewrapRunner } from '../runner/bubblewrap.ts';
 import type { Pod, Runner } from '../runner/types.ts';
@@ -30,6 +31,7 @@ import {
 } from '../lint/index.ts';
 import { walkPackageDir } from '../package/walk.ts';
 import type { BuildOptions } from './options.ts';
+import { interactiveFailureHook } from './interactive.ts';
 import { runSteps } from './steps.ts';
 import { populateWorkspace } from './workspace.ts';
 
@@ -153,7 +155,7 @@ export async function buildPackages(options: BuildOptions): Promise<BuildResult>
       }
     }
   };
-  const lanes = Math.max(1, Math.min(options.parallel ?? 1, archs.length));
+  const lanes = options.interactive === true ? 1 : Math.max(1, Math.min(options.parallel ?? 1, archs.length));
   await Promise.all(Array.from({ length: lanes }, worker));
   if (failures.length > 0) throw failures[0];
   return { recipe, sourceDateEpoch: sde, archs: archs.map((a) => results.get(a)!) };
@@ -202,6 +204,12 @@ async function buildArch(recipe: Recipe, arch: string, ctx: ArchContext): Promis
     cacheDir: options.cacheDir,
     offline: options.offline ?? false,
     logger,
+  });
+  const gitSources = await prefetchGitSources(allSteps(compiled), {
+    cacheDir: options.cacheDir,
+    offline: options.offline ?? false,
+    logger,
+    env: options.env,
   });
   timings['sources'] = seconds(t);
 
@@ -260,6 +268,7 @@ async function buildArch(recipe: Recipe, arch: string, ctx: ArchContext): Promis
     const env: Record<string, string> = {
       ...ctx.envFileVars,
       ...compiled.environment.environment,
+      ...gitConfigEnv(gitSources.config, compiled.environment.environment),
       SOURCE_DATE_EPOCH: String(ctx.sde),
       ...ctx.secrets,
     };
@@ -285,6 +294,9 @@ async function buildArch(recipe: Recipe, arch: string, ctx: ArchContext): Promis
         onStep: (label: string) => logger.info(`${arch}: ${label}`),
         redact,
         ...(options.onStepOutput === undefined ? {} : { onOutput: options.onStepOutput }),
+        ...(options.interactive === true
+          ? { onFailure: interactiveFailureHook(pod, { logger, label: arch }) }
+          : {}),
       };
       await runSteps(compiled.pipeline, { ...stepCtx, packageName: pkg.name });
       for (const sub of compiled.packages.filter((p) => !p.main)) {

@@ -36,6 +36,11 @@ export interface CommonOptions {
   secrets?: readonly string[];
   /** `--debug`: run steps with `set -x`. */
   debug?: boolean;
+  /**
+   * `--interactive`: when a step fails, open a shell on the caller's terminal in its sandbox (`exit 0`
+   * continues). The CLI sets it only when stdin and stderr are terminals; arches then build one at a time.
+   */
+  interactive?: boolean;
   /** `--ignore-signatures`. */
   allowUntrusted?: boolean;
   /** `--offline`: no downloads of sources or packages; the caches must hold them. */

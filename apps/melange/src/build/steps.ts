@@ -62,7 +62,21 @@ export interface StepContext {
   within?: string;
   /** Hides secret values in output lines and failure messages. */
   redact?: (text: string) => string;
+  /**
+   * Called when a step's script fails (`--interactive`), with the step, its working directory, its complete
+   * environment and the MELANGE_STEP_FAILED error: `continue` goes on as if the step had passed (its
+   * children run), `abort` throws the error.
+   */
+  onFailure?: StepFailureHook;
 }
+
+/** What {@link StepContext.onFailure} is. */
+export type StepFailureHook = (
+  step: CompiledStep,
+  workdir: string,
+  env: Record<string, string>,
+  error: MelangeError,
+) => Promise<'continue' | 'abort'>;
 
 /**
  * A human label for a step: its name, else `uses: X` (its own, or of the definition it belongs to), else
@@ -130,7 +144,7 @@ async function runStep(step: CompiledStep, ctx: StepContext, where: string): Pro
     if (result.exitCode !== 0) {
       const how =
         result.signal !== undefined ? `was killed by ${result.signal}` : `exited with ${result.exitCode}`;
-      throw new MelangeError(
+      const error = new MelangeError(
         'MELANGE_STEP_FAILED',
         `step "${label}" (${where}) of package ${ctx.packageName} ${how}` +
           (tail.length > 0 ? `; last lines of its output:\n${tail.map((l) => `  | ${l}`).join('\n')}` : ''),
@@ -139,6 +153,11 @@ async function runStep(step: CompiledStep, ctx: StepContext, where: string): Pro
           data: { step: label, where, package: ctx.packageName, exitCode: result.exitCode, tail },
         },
       );
+      const decision =
+        ctx.onFailure === undefined || ctx.signal?.aborted === true
+          ? 'abort'
+          : await ctx.onFailure(step, step.workingDirectory, env, error);
+      if (decision !== 'continue') throw error;
     }
   }
   const within = step.uses ?? ctx.within;

@@ -21,6 +21,7 @@ import type { Pod } from '../runner/types.ts';
 import { presentLocalRepositories, selectArchs } from './archs.ts';
 import { readEnvFiles } from './inputs.ts';
 import type { TestOptions } from './options.ts';
+import { interactiveFailureHook } from './interactive.ts';
 import { runSteps } from './steps.ts';
 import { populateWorkspace } from './workspace.ts';
 
@@ -178,6 +179,9 @@ export async function testPackages(options: TestOptions): Promise<TestResult> {
               debug: options.debug ?? false,
               onStep: (label) => logger.info(`${arch}: ${target.name}: ${label}`),
               ...(options.onStepOutput === undefined ? {} : { onOutput: options.onStepOutput }),
+              ...(options.interactive === true
+                ? { onFailure: interactiveFailureHook(pod, { logger, label: `${arch}: ${target.name}` }) }
+                : {}),
             },
             'test.pipeline',
           );

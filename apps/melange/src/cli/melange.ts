@@ -39,6 +39,7 @@ interface CommonFlags {
   pipelineDirs: string[];
   envFile: string[];
   debug: boolean;
+  interactive: boolean;
   ignoreSignatures: boolean;
   offline: boolean;
   network: boolean;
@@ -93,6 +94,11 @@ function addCommonFlags(command: Command): Command {
       [],
     )
     .option('--debug', 'trace every command of every step (set -x)', false)
+    .option(
+      '-i, --interactive',
+      'when a step fails, open a shell in its sandbox (exit 0 continues, other exits abort); needs a terminal',
+      false,
+    )
     .option('--ignore-signatures', 'accept unsigned or untrusted repositories and packages', false)
     .option('--offline', 'download nothing: sources and packages must be in the caches', false)
     .option('--network', 'give the sandbox the host network even when the recipe does not ask for it', false)
@@ -126,6 +132,9 @@ async function commonOptions(
     },
     logger: ctx.logger,
   });
+  const interactive = flags.interactive && Boolean(process.stdin.isTTY && process.stderr.isTTY);
+  if (flags.interactive && !interactive)
+    ctx.logger.warn('--interactive needs a terminal on stdin and stderr; a failing step fails the build');
   return {
     runner,
     configPath: path(configPath),
@@ -142,6 +151,7 @@ async function commonOptions(
     pipelineDirs: [...flags.pipelineDir, ...flags.pipelineDirs].map(path),
     envFiles: flags.envFile.map(path),
     debug: flags.debug,
+    interactive,
     allowUntrusted: flags.ignoreSignatures,
     offline: flags.offline,
     network: flags.network,
@@ -390,7 +400,7 @@ export function melangeCommand(ctx: CliContext): Command {
           const eq = spec.indexOf('=');
           return eq < 0 ? spec : `${spec.slice(0, eq)}=${path(spec.slice(eq + 1))}`;
         }),
-        parallel: availableParallelism(),
+        parallel: flags.interactive ? 1 : availableParallelism(),
         buildOptions: flags.buildOption,
         ...(flags.buildDate === undefined ? {} : { buildDate: flags.buildDate }),
         namespace: flags.namespace,

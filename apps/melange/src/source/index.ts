@@ -7,3 +7,5 @@ export type { PrefetchOptions, FetchedSource } from './fetch.ts';
 export { checkArchive } from './archive-check.ts';
 export type { ArchiveCheckOptions, ArchiveCheckResult, UncheckedFormat } from './archive-check.ts';
 export type { SourceFetch, SourceRequest, SourceResponse } from './download.ts';
+export { prefetchGitSources, gitConfigEnv, classifyRepository, mirrorKey } from './git.ts';
+export type { GitPrefetchOptions, GitPrefetchResult, GitMirror, GitRepositoryKind } from './git.ts';
