@@ -25,7 +25,9 @@ import { fromUtf8 } from '@tk/core';
 import { loadKeyring } from '@tk/keys';
 import { readIndexArchive } from '@tk/repo';
 import { testPackages } from '../src/build/test.ts';
+import { parseElf } from '../src/package/elf.ts';
 import {
+  APK_CACHE,
   BOOTSTRAP,
   BOOTSTRAP_KEY,
   HELLO_SHA256,
@@ -253,6 +255,49 @@ describe.skipIf(!bench.ready)(
       expect(builds[0]!.length).toBeGreaterThan(10_000);
       expect(Buffer.compare(builds[0]!, builds[1]!)).toBe(0);
     }, 300_000);
+
+    // The slow one: GNU hello's whole autotools build under qemu-user (about 5 minutes on 2 cores), once.
+    it.skipIf(!existsSync('/proc/sys/fs/binfmt_misc/qemu-aarch64'))(
+      'builds for aarch64 under qemu-user, and the aarch64 package passes its test there',
+      async () => {
+        const dir = join(work, 'aarch64');
+        mkdirSync(join(dir, 'cache'), { recursive: true });
+        copyFileSync(RECIPE, join(dir, 'melange.yaml'));
+        copyFileSync(TARBALL, join(dir, 'cache', `sha256:${HELLO_SHA256}`));
+        const out = join(dir, 'packages');
+        await build(join(dir, 'melange.yaml'), {
+          outDir: out,
+          cacheDir: join(dir, 'cache'),
+          offline: true,
+          archs: ['arm64'],
+          signingKey: key,
+        });
+        const pkg = readApk(new Uint8Array(readFileSync(join(out, 'aarch64', 'hello-2.10-r0.apk'))));
+        expect(pkg.pkginfo.arch).toBe('aarch64');
+        expect(pkg.pkginfo.depend).toContain('so:libc.so.6');
+        expect(parseElf(pkg.files.find((f) => f.path === 'usr/bin/hello')!.data)?.machine).toBe(183);
+        const tested = await testPackages({
+          configPath: join(dir, 'melange.yaml'),
+          hostArch: 'x86_64',
+          archs: ['aarch64'],
+          outDir: out,
+          cacheDir: join(dir, 'cache'),
+          apkCacheDir: APK_CACHE,
+          repositoryAppend: [BOOTSTRAP],
+          keyringAppend: [BOOTSTRAP_KEY, `${key}.pub`],
+          env: {},
+          isRoot: process.getuid?.() === 0,
+          uid: process.getuid?.() ?? 0,
+          gid: process.getgid?.() ?? 0,
+          toolVersion: '0.1.0',
+          tempDir: work,
+        });
+        expect(tested.results.map((r) => [r.arch, r.package, r.kind])).toEqual([
+          ['aarch64', 'hello', 'test'],
+        ]);
+      },
+      1_200_000,
+    );
 
     it('refuses a wrong expected-sha256 before anything runs, and writes nothing', async () => {
       const dir = join(work, 'bad-sha');
