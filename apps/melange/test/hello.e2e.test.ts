@@ -27,7 +27,6 @@ import { readIndexArchive } from '@tk/repo';
 import { testPackages } from '../src/build/test.ts';
 import { parseElf } from '../src/package/elf.ts';
 import {
-  APK_CACHE,
   BOOTSTRAP,
   BOOTSTRAP_KEY,
   HELLO_SHA256,
@@ -38,6 +37,7 @@ import {
   makeKey,
   spdxValidator,
   tempDir,
+  testBuilt,
 } from './helpers.ts';
 
 const bench = buildBench({ sources: true });
@@ -276,20 +276,11 @@ describe.skipIf(!bench.ready)(
         expect(pkg.pkginfo.arch).toBe('aarch64');
         expect(pkg.pkginfo.depend).toContain('so:libc.so.6');
         expect(parseElf(pkg.files.find((f) => f.path === 'usr/bin/hello')!.data)?.machine).toBe(183);
-        const tested = await testPackages({
-          configPath: join(dir, 'melange.yaml'),
-          hostArch: 'x86_64',
-          archs: ['aarch64'],
+        const tested = await testBuilt(join(dir, 'melange.yaml'), {
           outDir: out,
           cacheDir: join(dir, 'cache'),
-          apkCacheDir: APK_CACHE,
-          repositoryAppend: [BOOTSTRAP],
-          keyringAppend: [BOOTSTRAP_KEY, `${key}.pub`],
-          env: {},
-          isRoot: process.getuid?.() === 0,
-          uid: process.getuid?.() ?? 0,
-          gid: process.getgid?.() ?? 0,
-          toolVersion: '0.1.0',
+          publicKey: `${key}.pub`,
+          archs: ['aarch64'],
           tempDir: work,
         });
         expect(tested.results.map((r) => [r.arch, r.package, r.kind])).toEqual([

@@ -11,6 +11,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { generateKeyPair, writeKeyPair } from '@tk/keys';
 import { buildPackages, type BuildResult } from '../src/build/build.ts';
 import type { BuildOptions } from '../src/build/options.ts';
+import { testPackages, type TestResult } from '../src/build/test.ts';
 
 /** The repository root. */
 export const ROOT = resolve(import.meta.dirname, '../../..');
@@ -107,4 +108,30 @@ export async function build(
     if (process.env['TK_E2E_VERBOSE'] !== undefined) process.stderr.write(lines.join('\n') + '\n');
     throw error;
   }
+}
+
+/**
+ * `tk melange test` of a recipe's built packages with a command line's defaults: the out-dir, the bootstrap
+ * repository and key plus the signing key's public half.
+ */
+export function testBuilt(
+  configPath: string,
+  options: { outDir: string; cacheDir: string; publicKey: string; archs: string[]; tempDir: string },
+): Promise<TestResult> {
+  return testPackages({
+    configPath,
+    hostArch: 'x86_64',
+    archs: options.archs,
+    outDir: options.outDir,
+    cacheDir: options.cacheDir,
+    apkCacheDir: APK_CACHE,
+    repositoryAppend: [BOOTSTRAP],
+    keyringAppend: [BOOTSTRAP_KEY, options.publicKey],
+    env: {},
+    isRoot: process.getuid?.() === 0,
+    uid: process.getuid?.() ?? 0,
+    gid: process.getgid?.() ?? 0,
+    toolVersion: '0.1.0',
+    tempDir: options.tempDir,
+  });
 }

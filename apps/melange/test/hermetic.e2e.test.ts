@@ -12,9 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readApk, verifyApk } from '@tk/apk';
 import { loadKeyring } from '@tk/keys';
 import { readIndexArchive } from '@tk/repo';
-import { testPackages } from '../src/build/test.ts';
 import { parseElf } from '../src/package/elf.ts';
-import { APK_CACHE, BOOTSTRAP, BOOTSTRAP_KEY, build, buildBench, makeKey, tempDir } from './helpers.ts';
+import { build, buildBench, makeKey, tempDir, testBuilt } from './helpers.ts';
 
 const bench = buildBench();
 const aarch64 = existsSync('/proc/sys/fs/binfmt_misc/qemu-aarch64');
@@ -243,20 +242,11 @@ describe.skipIf(!bench.ready)(
           ]);
           expect(index.signatures).toHaveLength(1);
         }
-        const tested = await testPackages({
-          configPath: join(dir, 'melange.yaml'),
-          hostArch: 'x86_64',
-          archs: ['amd64', 'arm64'],
+        const tested = await testBuilt(join(dir, 'melange.yaml'), {
           outDir: out,
           cacheDir: join(dir, 'cache'),
-          apkCacheDir: APK_CACHE,
-          repositoryAppend: [BOOTSTRAP],
-          keyringAppend: [BOOTSTRAP_KEY, `${key}.pub`],
-          env: {},
-          isRoot: process.getuid?.() === 0,
-          uid: process.getuid?.() ?? 0,
-          gid: process.getgid?.() ?? 0,
-          toolVersion: '0.1.0',
+          publicKey: `${key}.pub`,
+          archs: ['amd64', 'arm64'],
           tempDir: work,
         });
         expect(tested.results.map((r) => [r.arch, r.package, r.kind])).toEqual([

@@ -16,11 +16,12 @@
  * `--die-with-parent` plus the pid namespace take every process of the step with it.
  */
 import { spawn as nodeSpawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { access, constants, lstat, stat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { isAbsolute, join, normalize, posix } from 'node:path';
 import { silentLogger, type Logger } from '@tk/core';
 import { MelangeError } from '../errors.ts';
+import { badSpec, checkId, findExecutable, isDirectory } from './common.ts';
 import { bwrapArgs, CACHE_PATH, STATUS_FD, WORKSPACE_PATH, type CheckedSpec, type UserMode } from './args.ts';
 import { checkEmulation } from './binfmt.ts';
 import { DEFAULT_ROOT_CAPABILITIES, resolveCapabilities } from './capabilities.ts';
@@ -62,39 +63,6 @@ export interface BubblewrapRunnerOptions {
 
 const ENV_NAME = /^[^=\0]+$/;
 
-function badSpec(message: string, hint: string, data?: Record<string, unknown>): never {
-  throw new MelangeError('MELANGE_RUNNER_BAD_SPEC', message, {
-    hint,
-    ...(data === undefined ? {} : { data }),
-  });
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-async function findExecutable(name: string, searchPath: string): Promise<string | undefined> {
-  const candidates = name.includes('/')
-    ? [name]
-    : searchPath
-        .split(':')
-        .filter((d) => d !== '')
-        .map((d) => join(d, name));
-  for (const candidate of candidates) {
-    try {
-      await access(candidate, constants.X_OK);
-      if ((await stat(candidate)).isFile()) return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
 function checkGuestPath(path: string, what: string): string {
   if (!posix.isAbsolute(path) || path.includes('\0')) {
     badSpec(
@@ -103,13 +71,6 @@ function checkGuestPath(path: string, what: string): string {
     );
   }
   return posix.normalize(path);
-}
-
-function checkId(value: number, what: string): number {
-  if (!Number.isSafeInteger(value) || value < 0 || value > 0xfffffffe) {
-    badSpec(`${what} ${value} is not a valid id`, 'use a uid/gid between 0 and 4294967294');
-  }
-  return value;
 }
 
 /** Check a request's fields; throws MELANGE_RUNNER_BAD_SPEC. */

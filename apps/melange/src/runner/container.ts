@@ -27,12 +27,13 @@
  */
 import { createHash } from 'node:crypto';
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process';
-import { access, constants, lstat, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { isAbsolute, join, normalize, posix } from 'node:path';
 import { silentLogger, type Logger } from '@tk/core';
 import { platformFromArch, platformString } from '@tk/oci';
 import { MelangeError } from '../errors.ts';
+import { badSpec, checkId, findExecutable, isDirectory } from './common.ts';
 import { CACHE_PATH } from './args.ts';
 import { checkEmulation } from './binfmt.ts';
 import { checkRequest, DEFAULT_SEARCH_PATH, type SpawnFunction } from './bubblewrap.ts';
@@ -102,46 +103,6 @@ interface CliResult {
 const OUTPUT_TAIL = 4096;
 const KILL_TIMEOUT_MS = 30_000;
 const MARKER_LINE = Buffer.from(`${STEP_MARKER}\n`, 'utf8');
-
-function badSpec(message: string, hint: string, data?: Record<string, unknown>): never {
-  throw new MelangeError('MELANGE_RUNNER_BAD_SPEC', message, {
-    hint,
-    ...(data === undefined ? {} : { data }),
-  });
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-async function findExecutable(name: string, searchPath: string): Promise<string | undefined> {
-  const candidates = name.includes('/')
-    ? [name]
-    : searchPath
-        .split(':')
-        .filter((d) => d !== '')
-        .map((d) => join(d, name));
-  for (const candidate of candidates) {
-    try {
-      await access(candidate, constants.X_OK);
-      if ((await stat(candidate)).isFile()) return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-function checkId(value: number, what: string): number {
-  if (!Number.isSafeInteger(value) || value < 0 || value > 0xfffffffe) {
-    badSpec(`${what} ${value} is not a valid id`, 'use a uid/gid between 0 and 4294967294');
-  }
-  return value;
-}
 
 /** A host path the engine's `--mount` syntax can carry (no comma, no control characters). */
 function checkMountSource(path: string, what: string): string {
