@@ -33,7 +33,7 @@ import { isAbsolute, join, normalize, posix } from 'node:path';
 import { silentLogger, type Logger } from '@tk/core';
 import { platformFromArch, platformString } from '@tk/oci';
 import { MelangeError } from '../errors.ts';
-import { badSpec, checkId, findExecutable, isDirectory } from './common.ts';
+import { badSpec, checkId, findExecutable, isDirectory, stepEndError } from './common.ts';
 import { CACHE_PATH } from './args.ts';
 import { checkEmulation } from './binfmt.ts';
 import { checkRequest, DEFAULT_SEARCH_PATH, type SpawnFunction } from './bubblewrap.ts';
@@ -303,36 +303,9 @@ class ContainerPod implements Pod {
           reject(spawnFailure(binary, cli, spawnError));
           return;
         }
-        if (ended === 'timeout') {
-          reject(
-            new MelangeError(
-              'MELANGE_STEP_TIMEOUT',
-              `the step ran longer than its ${Math.round((req.timeoutMs ?? 0) / 1000)} s timeout and was killed`,
-              {
-                hint: 'raise the timeout, or find what the step waits for (a prompt on stdin, the network)',
-                data: { timeoutMs: req.timeoutMs, durationMs },
-              },
-            ),
-          );
-          return;
-        }
-        if (ended === 'abort') {
-          reject(
-            new MelangeError('MELANGE_STEP_ABORTED', 'the step was cancelled and killed', {
-              cause: req.signal?.reason,
-              data: { durationMs },
-            }),
-          );
-          return;
-        }
-        if (callbackError !== undefined) {
-          reject(
-            callbackError instanceof Error
-              ? callbackError
-              : new Error('the onOutput callback threw a value that is not an Error', {
-                  cause: callbackError,
-                }),
-          );
+        const failure = stepEndError(ended, callbackError, req, durationMs);
+        if (failure !== undefined) {
+          reject(failure);
           return;
         }
         if (marker !== 'seen') {
