@@ -4,63 +4,17 @@
  * mirror through `url.<mirror>.insteadOf`. A second build works offline with the server stopped; a wrong
  * expected-commit still fails the step.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readApk } from '@tk/apk';
 import { MelangeError } from '../src/errors.ts';
 import { mirrorKey } from '../src/source/git.ts';
+import { startDaemon, stopDaemon } from '../src/source/testdata/git-daemon.ts';
 import { build, buildBench, makeKey, tempDir } from './helpers.ts';
 
 const bench = buildBench();
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
-async function startDaemon(base: string): Promise<{ port: number; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(
-    'git',
-    [
-      'daemon',
-      '--verbose',
-      '--export-all',
-      '--reuseaddr',
-      `--base-path=${base}`,
-      '--listen=127.0.0.1',
-      `--port=${port}`,
-      base,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  await new Promise<void>((ready, reject) => {
-    let text = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      text += d;
-      if (text.includes('Ready to rumble')) ready();
-    });
-    child.once('exit', (c) => reject(new Error(`git daemon exited (${c}): ${text}`)));
-  });
-  return { port, child };
-}
-
-function stopDaemon(child: ChildProcess): Promise<void> {
-  return new Promise((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) return done();
-    child.once('exit', () => done());
-    child.kill('SIGTERM');
-  });
-}
 
 function recipe(url: string, tag: string, commit: string): string {
   return [

@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -10,13 +10,13 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MelangeError } from '../errors.ts';
 import type { CompiledStep } from '../recipe/types.ts';
 import { classifyRepository, gitConfigEnv, mirrorKey, prefetchGitSources } from './git.ts';
+import { startDaemon, stopDaemon } from './testdata/git-daemon.ts';
 
 const HOST_ENV = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: tmpdir() };
 
@@ -120,54 +120,6 @@ describe('mirrorKey and gitConfigEnv', () => {
     expect(gitConfigEnv(config, { GIT_CONFIG_COUNT: 'junk' })['GIT_CONFIG_COUNT']).toBe('2');
   });
 });
-
-/** A free port on 127.0.0.1 (closed again before git daemon binds it). */
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
-/** `git daemon` serving `base` on 127.0.0.1, ready when it says so. */
-async function startDaemon(base: string): Promise<{ port: number; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(
-    'git',
-    [
-      'daemon',
-      '--verbose',
-      '--export-all',
-      '--reuseaddr',
-      `--base-path=${base}`,
-      '--listen=127.0.0.1',
-      `--port=${port}`,
-      base,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  await new Promise<void>((ready, reject) => {
-    let text = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      text += d;
-      if (text.includes('Ready to rumble')) ready();
-    });
-    child.once('exit', (c) => reject(new Error(`git daemon exited (${c}): ${text}`)));
-  });
-  return { port, child };
-}
-
-function stopDaemon(child: ChildProcess): Promise<void> {
-  return new Promise((done) => {
-    if (child.exitCode !== null) return done();
-    child.once('exit', () => done());
-    child.kill('SIGTERM');
-  });
-}
 
 describe('prefetchGitSources', () => {
   let work: string;
