@@ -16,7 +16,7 @@ import { gitConfigEnv, prefetchGitSources } from '../source/git.ts';
 import { assembleGuest, type Guest } from '../guest/assemble.ts';
 import { createBubblewrapRunner } from '../runner/bubblewrap.ts';
 import type { Pod, Runner } from '../runner/types.ts';
-import { emitPackages, type EmittedPackage } from '../package/emit.ts';
+import { emitPackages, walkPackages, type EmittedPackage } from '../package/emit.ts';
 import { updateIndex } from '../package/index-update.ts';
 import { presentLocalRepositories, selectArchs } from './archs.ts';
 import { gitInfo, readEnvFiles, readSecrets, readVarsFile, redactor, sourceDateEpoch } from './inputs.ts';
@@ -29,7 +29,7 @@ import {
   persistLintResults,
   type PackageLintResult,
 } from '../lint/index.ts';
-import { walkPackageDir } from '../package/walk.ts';
+import type { ApkInputFile } from '@tk/apk';
 import type { BuildOptions } from './options.ts';
 import { interactiveFailureHook } from './interactive.ts';
 import { runSteps } from './steps.ts';
@@ -325,8 +325,20 @@ async function buildArch(recipe: Recipe, arch: string, ctx: ArchContext): Promis
     }
     timings['pipelines'] = seconds(t);
     await refuseLeaks(join(workspace, 'melange-out'), hidden);
+    // One walk of the output trees serves the linters and the packages.
     t = performance.now();
-    await lintOutputs(compiled, arch, join(workspace, 'melange-out'), options, logger);
+    const mapOwner = (uid: number, gid: number): { uid: number; gid: number } => ({
+      uid: uid === options.uid ? 0 : uid,
+      gid: gid === options.gid ? 0 : gid,
+    });
+    const walked = await walkPackages({
+      compiled,
+      outputRoot: join(workspace, 'melange-out'),
+      mapOwner,
+      users: guest.users,
+      groups: guest.groups,
+    });
+    await lintOutputs(compiled, arch, walked, options, logger);
     timings['lint'] = seconds(t);
     await pod.close();
     pod = undefined;
@@ -345,10 +357,8 @@ async function buildArch(recipe: Recipe, arch: string, ctx: ArchContext): Promis
       stripOriginName: options.stripOriginName ?? false,
       users: guest.users,
       groups: guest.groups,
-      mapOwner: (uid: number, gid: number) => ({
-        uid: uid === options.uid ? 0 : uid,
-        gid: gid === options.gid ? 0 : gid,
-      }),
+      mapOwner,
+      walked,
       sources,
       config: {
         path: ctx.recipeRepoPath ?? basename(ctx.configPath),
@@ -397,14 +407,14 @@ async function buildArch(recipe: Recipe, arch: string, ctx: ArchContext): Promis
 async function lintOutputs(
   compiled: CompiledRecipe,
   arch: string,
-  outputRoot: string,
+  walked: ReadonlyMap<string, ApkInputFile[]>,
   options: BuildOptions,
   logger: Logger,
 ): Promise<void> {
   const fullVersion = `${compiled.package.version}-r${compiled.package.epoch}`;
   const results: PackageLintResult[] = [];
   for (const pkg of compiled.packages) {
-    const files = await walkPackageDir(join(outputRoot, pkg.name), { packageName: pkg.name });
+    const files = walked.get(pkg.name) ?? [];
     const result = {
       ...lintPackageTree(files, lintTargetOf(pkg, fullVersion), {
         ...(options.lintRequire === undefined ? {} : { require: options.lintRequire }),

@@ -99,6 +99,8 @@ export interface EmitPackagesInput {
   /** Treat Debian multiarch directories as library directories in SCA. Default true. */
   multiarch?: boolean;
   logger?: Logger;
+  /** The output trees as {@link walkPackages} read them, when the caller already walked them (the build lints them first). */
+  walked?: ReadonlyMap<string, ApkInputFile[]>;
 }
 
 /** One package written. */
@@ -273,6 +275,31 @@ async function writeAll(outDir: string, built: readonly Built[]): Promise<string
 }
 
 /**
+ * Read every package's output tree (`outputRoot/<name>`) into apk entries: owners mapped, setcap applied.
+ *
+ * @param input - the packages, the output root, the owner mapping and names
+ * @returns the entries per package name
+ */
+export async function walkPackages(
+  input: Pick<EmitPackagesInput, 'compiled' | 'outputRoot' | 'mapOwner' | 'users' | 'groups'>,
+): Promise<Map<string, ApkInputFile[]>> {
+  const walked = new Map<string, ApkInputFile[]>();
+  for (const pkg of input.compiled.packages) {
+    walked.set(
+      pkg.name,
+      await walkPackageDir(join(input.outputRoot, pkg.name), {
+        packageName: pkg.name,
+        setcap: pkg.setcap,
+        ...(input.mapOwner === undefined ? {} : { mapOwner: input.mapOwner }),
+        ...(input.users === undefined ? {} : { users: input.users }),
+        ...(input.groups === undefined ? {} : { groups: input.groups }),
+      }),
+    );
+  }
+  return walked;
+}
+
+/**
  * Build and write every package of a build.
  *
  * @param input - compiled recipe, folders, date, embedded config, owners, sources, signing key, logger
@@ -294,19 +321,7 @@ export async function emitPackages(input: EmitPackagesInput): Promise<EmittedPac
   const namespace = input.namespace ?? '';
 
   // 1. Walk every package first: SCA of one package looks at the others (symlinked libraries, ld.so.conf.d).
-  const walked = new Map<string, ApkInputFile[]>();
-  for (const pkg of input.compiled.packages) {
-    walked.set(
-      pkg.name,
-      await walkPackageDir(join(input.outputRoot, pkg.name), {
-        packageName: pkg.name,
-        setcap: pkg.setcap,
-        ...(input.mapOwner === undefined ? {} : { mapOwner: input.mapOwner }),
-        ...(input.users === undefined ? {} : { users: input.users }),
-        ...(input.groups === undefined ? {} : { groups: input.groups }),
-      }),
-    );
-  }
+  const walked = input.walked ?? (await walkPackages(input));
 
   const signer: ApkSigner | undefined =
     input.signingKey === undefined
