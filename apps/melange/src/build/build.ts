@@ -325,7 +325,10 @@ async function buildArch(recipe: Recipe, arch: string, ctx: ArchContext): Promis
     }
     timings['pipelines'] = seconds(t);
     await refuseLeaks(join(workspace, 'melange-out'), hidden);
-    // One walk of the output trees serves the linters and the packages.
+    // The pod gives the workspace back first (a container runner lends it to the build user), so the walk
+    // sees the owners the packages record. One walk serves the linters and the packages.
+    await pod.close();
+    pod = undefined;
     t = performance.now();
     const mapOwner = (uid: number, gid: number): { uid: number; gid: number } => ({
       uid: uid === options.uid ? 0 : uid,
@@ -340,8 +343,6 @@ async function buildArch(recipe: Recipe, arch: string, ctx: ArchContext): Promis
     });
     await lintOutputs(compiled, arch, walked, options, logger);
     timings['lint'] = seconds(t);
-    await pod.close();
-    pod = undefined;
 
     t = performance.now();
     const locked = Object.fromEntries(guest.packages.map((p) => [p.name, p.version]));
