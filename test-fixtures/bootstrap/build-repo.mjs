@@ -284,6 +284,21 @@ function analyse(out, arch, name, debPath, hostBusybox) {
   return analysis;
 }
 
+/**
+ * The files of one side of a split: the matching ones and their parent directories (`keep`), or everything
+ * else (`!keep`). Without a split, all files.
+ */
+function splitFiles(files, split) {
+  if (split === undefined) return files;
+  const match = new RegExp(split.match);
+  if (!split.keep) return files.filter((f) => !match.test(f.path));
+  const moved = files.filter((f) => match.test(f.path));
+  const parents = new Set();
+  for (const f of moved)
+    for (let i = f.path.indexOf('/'); i > 0; i = f.path.indexOf('/', i + 1)) parents.add(f.path.slice(0, i));
+  return files.filter((f) => match.test(f.path) || (f.type === 'directory' && parents.has(f.path)));
+}
+
 // --- the repository for one architecture --------------------------------------------------------------
 
 async function buildArch(out, arch, options) {
@@ -347,8 +362,13 @@ async function buildArch(out, arch, options) {
     'cargo-auditable',
     'wolfi-base',
   ];
-  const realNames = new Set([...closure.names.map(apkNameOf), ...handmadeNames]);
-  if (realNames.size !== closure.names.length + handmadeNames.length)
+  // Packages split out of a Debian package (libc6's gconv modules → libc6-iconv).
+  const splitNames = closure.names.flatMap((n) => {
+    const split = CONFIG.special[n]?.splitOut;
+    return split === undefined ? [] : [split.apkName];
+  });
+  const realNames = new Set([...closure.names.map(apkNameOf), ...handmadeNames, ...splitNames]);
+  if (realNames.size !== closure.names.length + handmadeNames.length + splitNames.length)
     fail(`[${arch}] two packages share an apk name: check packages.json "special" and "handmade"`);
   const soProviders = new Map();
   for (const [name, a] of analyses)
@@ -424,6 +444,34 @@ async function buildArch(out, arch, options) {
         provides,
       }),
     });
+  }
+
+  // Split packages: the matching files of a Debian package go to a package of their own, which depends on
+  // the rest at the same version. Dependencies were computed on the whole package first, so that sonames
+  // the split files satisfy for each other (gconv's libCNS.so…) stay satisfied.
+  for (const plan of [...plans]) {
+    const split = CONFIG.special[plan.debName]?.splitOut;
+    if (split === undefined) continue;
+    const match = new RegExp(split.match);
+    const moved = plan.analysis.paths.filter((path) => match.test(path));
+    if (moved.length === 0) fail(`${plan.debName}: splitOut ${split.match} matches no file`);
+    const version = plan.pkginfo.pkgver;
+    plans.push({
+      ...plan,
+      apkName: split.apkName,
+      analysis: { ...plan.analysis, paths: moved, cmds: [], sonames: [] },
+      extraFiles: undefined,
+      split: { match: split.match, keep: true },
+      pkginfo: {
+        ...plan.pkginfo,
+        pkgname: split.apkName,
+        pkgdesc: split.pkgdesc,
+        depend: [`${plan.apkName}=${version}`],
+        provides: (split.provides ?? []).map((p) => `${p}=${version}`),
+      },
+    });
+    plan.analysis = { ...plan.analysis, paths: plan.analysis.paths.filter((path) => !match.test(path)) };
+    plan.split = { match: split.match, keep: false };
   }
 
   // Hand-made packages.
@@ -622,6 +670,7 @@ async function buildArch(out, arch, options) {
         files: plan.kind === 'handmade' ? filesDigest(plan.files) : undefined,
         busybox: plan.analysis?.busybox,
         extraFiles: plan.extraFiles,
+        split: plan.split,
         pkginfo: plan.pkginfo,
         keyId,
       }),
@@ -645,7 +694,7 @@ async function buildArch(out, arch, options) {
     if (plan.kind === 'handmade') {
       files = plan.files;
     } else {
-      const all = filesFromTar(readDebData(plan.debPath));
+      const all = splitFiles(filesFromTar(readDebData(plan.debPath)), plan.split);
       sourceDateEpoch = plan.analysis.sourceDateEpoch;
       if (plan.debName === 'ca-certificates') {
         files = [
