@@ -424,7 +424,12 @@ async function lintOutputs(
       }),
       arch,
     };
-    for (const line of formatLintResult(result)) logger.warn(`${arch}: ${line}`, 'MELANGE_LINT');
+    // A clean package is news at info level; findings are warnings.
+    const report = (line: string): void =>
+      result.findings.length === 0
+        ? logger.info(`${arch}: lint ${line}`)
+        : logger.warn(`${arch}: ${line}`, 'MELANGE_LINT');
+    for (const line of formatLintResult(result)) report(line);
     results.push(result);
   }
   if (options.persistLintResults === true) await persistLintResults(results, resolve(options.outDir));
