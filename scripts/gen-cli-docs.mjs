@@ -38,6 +38,7 @@ const commands = [
   ['apko', 'build-minirootfs'],
   ['apko', 'show-config'],
   ['apko', 'login'],
+  ['apko', 'verify-image'],
   ['apk'],
   ['apk', 'verify'],
   ['apk', 'info'],

@@ -119,6 +119,8 @@ export {
   createRegistryClient,
   parseRegistryErrors,
 } from './registry/index.ts';
+export { getBlob, MAX_BLOB_BYTES } from './registry/index.ts';
+export type { GetBlobOptions } from './registry/index.ts';
 export type {
   PushBlob,
   PushImage,

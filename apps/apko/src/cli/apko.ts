@@ -6,9 +6,10 @@ import { statSync } from 'node:fs';
 import { homedir, arch as hostArch } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { stringifyCanonical, writeFileAtomic } from '@tk/core';
+import { ExitError, isTkError, stringifyCanonical, writeFileAtomic } from '@tk/core';
 import type { CliContext } from '@tk/cli';
 import type { BuildOptions } from '../build/options.ts';
+import { FINDING_CODES } from '../verify/findings.ts';
 
 const collect = (value: string, previous: string[]): string[] => [
   ...previous,
@@ -98,6 +99,20 @@ function defaultCache(ctx: CliContext): string {
   return xdg !== undefined && xdg !== ''
     ? resolve(xdg, 'tk')
     : resolve(ctx.env['HOME'] ?? homedir(), '.cache', 'tk');
+}
+
+/** Wrap a help line at 100 columns, continuation lines indented. */
+function wrap(line: string, indent: number, width = 100): string {
+  const out: string[] = [];
+  let current = '';
+  for (const word of line.split(/(?<=\S) (?=\S)/)) {
+    if (current !== '' && current.length + 1 + word.length > width) {
+      out.push(current);
+      current = ' '.repeat(indent) + word;
+    } else current = current === '' ? word : `${current} ${word}`;
+  }
+  out.push(current);
+  return out.join('\n');
 }
 
 /** tk's version, reported in SBOMs. */
@@ -355,6 +370,63 @@ export function apkoCommand(ctx: CliContext): Command {
           logger: ctx.logger,
         });
         ctx.logger.info(`logged in to ${result.registry}`);
+      },
+    );
+
+  apko
+    .command('verify-image')
+    .description(
+      'check that every file of an image belongs to an installed apk package (type, owner, mode, checksum) or is one tk writes, and that its SBOM names exactly the installed packages',
+    )
+    .argument(
+      '<image>',
+      'image tarball or OCI layout from tk apko build, or REGISTRY/REPO:TAG (or @sha256:…)',
+    )
+    .option(
+      '--sbom-path <dir>',
+      "where sbom-<arch>.spdx.json are (default: the tarball's folder, or the layout; for a registry image the SBOM is not checked without it)",
+    )
+    .option('--no-sbom', 'skip the SBOM check')
+    .addOption(new Option('--format <format>', 'report format').choices(['text', 'json']).default('text'))
+    .option('--insecure', 'allow plain HTTP to a registry that is not on a loopback address', false)
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Exit status: 0 when nothing was found, 1 when there are findings, 2 when the image cannot be read',
+        'or trusted (a digest mismatch, a malformed image; the error is printed).',
+        '',
+        'Findings:',
+        ...Object.entries(FINDING_CODES).map(([code, meaning]) => wrap(`  ${code.padEnd(22)}${meaning}`, 24)),
+      ].join('\n'),
+    )
+    .action(
+      async (
+        image: string,
+        flags: { sbomPath?: string; sbom: boolean; format: 'text' | 'json'; insecure: boolean },
+      ) => {
+        const { verifyImage, formatReport, reportJson } = await import('../verify/index.ts');
+        const { createDockerKeychain } = await import('@tk/oci');
+        let report;
+        try {
+          report = await verifyImage({
+            image,
+            cwd: ctx.cwd,
+            sbom: flags.sbom,
+            ...(flags.sbomPath === undefined ? {} : { sbomPath: flags.sbomPath }),
+            keychain: createDockerKeychain({ env: ctx.env, homedir: ctx.env['HOME'] ?? homedir() }),
+            insecure: flags.insecure,
+            logger: ctx.logger,
+          });
+        } catch (error) {
+          // The image could not be verified at all: say why, and exit 2 (1 means findings).
+          if (!isTkError(error)) throw error;
+          const { renderError } = await import('@tk/cli');
+          renderError(error, ctx.stderr);
+          throw new ExitError(2);
+        }
+        ctx.stdout.write(flags.format === 'json' ? reportJson(report) : formatReport(report));
+        if (!report.ok) throw new ExitError(1);
       },
     );
 

@@ -2,6 +2,7 @@
  * A registry client that keeps its sessions (pings, bearer tokens per scope, connections) across
  * several operations.
  */
+import { getBlobWithContext, type GetBlobOptions } from './blob.ts';
 import { ClientContext, type RegistryClientOptions } from './client.ts';
 import {
   getManifestWithContext,
@@ -24,6 +25,12 @@ export interface RegistryClient {
   getManifest(reference: string | RegistryReference): Promise<FetchedManifest>;
   /** As the free function `headManifest`. */
   headManifest(reference: string | RegistryReference): Promise<ManifestDescriptor | undefined>;
+  /** As the free function `getBlob`. */
+  getBlob(
+    reference: string | RegistryReference,
+    digest: string,
+    options?: GetBlobOptions,
+  ): Promise<Uint8Array>;
   /**
    * Check that the registry accepts this client's credentials (`GET /v2/` through the auth flow).
    *
@@ -54,6 +61,7 @@ export function createRegistryClient(options: RegistryClientOptions = {}): Regis
     pushImageIndex: (targets, image, pushOptions) => pushWithContext(context, targets, image, pushOptions),
     getManifest: (reference) => getManifestWithContext(context, reference),
     headManifest: (reference) => headManifestWithContext(context, reference),
+    getBlob: (reference, digest, blobOptions) => getBlobWithContext(context, reference, digest, blobOptions),
     checkAuth: (registry, repository) => context.session(parseRegistry(registry)).checkAuth(repository),
     close: () => context.close(),
   };

@@ -38,6 +38,8 @@ export { pushImageIndex } from './push.ts';
 export type { PushBlob, PushImage, PushImageIndex, PushOptions, PushResult, PushStats } from './push.ts';
 export { getManifest, headManifest, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES } from './manifest.ts';
 export type { FetchedManifest, ManifestDescriptor } from './manifest.ts';
+export { getBlob, MAX_BLOB_BYTES } from './blob.ts';
+export type { GetBlobOptions } from './blob.ts';
 export { login } from './login.ts';
 export type { LoginOptions, LoginResult } from './login.ts';
 export { createRegistryClient } from './api.ts';
