@@ -161,7 +161,7 @@ describe.skipIf(!ready && process.env['CI'] !== 'true')('the walkthrough (exampl
       .sort();
     expect(apks).toEqual(EXPECTED);
 
-    const verified = await run('apko', 'verify-image', 'hello.tar');
+    const verified = await run('apko', 'verify-image', 'hello.tar', '--sbom-path', 'sboms');
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
   }, 300_000);
 
