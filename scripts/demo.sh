@@ -122,6 +122,7 @@ step "9. a scanner names the packages (trivy)"
 # trivy reads single-image archives: the amd64 image alone (the same manifest digest as in hello.tar).
 tk apko build apko.yaml hello:latest out/hello-amd64.tar --keyring-append melange.rsa.pub --arch amd64 --no-sbom |
   tail -1
+rm -rf out/trivy-cache # a fresh cache: trivy keys its analyses by layer, and this one must be read now
 "$trivy" image --quiet --cache-dir out/trivy-cache --skip-db-update --offline-scan --format spdx-json \
   --output out/trivy.spdx.json --input out/hello-amd64.tar
 node -e '
@@ -168,16 +169,21 @@ done
 show tk apko verify-image "127.0.0.1:$port/hello:latest" --sbom-path sboms
 done_step
 
-# What this run produced, compared with the previous run's.
+# What this run produced, compared with the previous run's when the inputs are the same: the recipe, the
+# image configuration, the key and the commit (the packages record it, as melange's do).
+inputs="inputs $(sha256sum melange.yaml apko.yaml melange.rsa.pub | sha256sum | cut -d' ' -f1) commit $(git rev-parse HEAD 2>/dev/null || echo none)"
 {
+  echo "$inputs"
   (cd packages && sha256sum ./*/*.apk ./*/APKINDEX.tar.gz)
   echo "index $(tail -1 out/index-digest.txt)"
   (cd sboms && sha256sum ./*.spdx.json)
 } >out/fingerprint.new
 printf '\n==> reproducibility\n'
-if [ -f out/fingerprint.txt ]; then
+if [ -f out/fingerprint.txt ] && [ "$(head -1 out/fingerprint.txt)" != "$inputs" ]; then
+  echo "the recipe, the image configuration, the key or the commit changed since the previous run: digests saved anew"
+elif [ -f out/fingerprint.txt ]; then
   if cmp -s out/fingerprint.txt out/fingerprint.new; then
-    echo "same packages, image index and SBOMs as the previous run ($(wc -l <out/fingerprint.new) digests)"
+    echo "same packages, image index and SBOMs as the previous run ($(($(wc -l <out/fingerprint.new) - 1)) digests)"
   else
     echo "error: this run differs from the previous one:" >&2
     diff out/fingerprint.txt out/fingerprint.new >&2 || true
