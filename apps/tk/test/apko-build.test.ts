@@ -136,6 +136,51 @@ describe("tk apko build on apko's own test configuration", () => {
     expect(one.stdout).toBe('pretend-baselayout=1.0.0-r0\nreplayout=1.0.0-r0\n');
   });
 
+  it('lets one tag name two repositories and installs tagged packages from either', async () => {
+    const dir = testrepoWorkdir();
+    // Two overlays under one tag, as apk-tools' pinning12: the packages are only reachable through @overlay.
+    cpSync(join(dir, 'testdata/packages'), join(dir, 'overlay1'), { recursive: true });
+    cpSync(join(dir, 'testdata/packages'), join(dir, 'overlay2'), { recursive: true });
+    writeFileSync(
+      join(dir, 'tagged.yaml'),
+      [
+        'contents:',
+        '  keyring: [./testdata/melange.rsa.pub]',
+        '  repositories: ["@overlay ./overlay1", "@overlay ./overlay2"]',
+        '  packages: [replayout@overlay]',
+        'archs: [x86_64]',
+        '',
+      ].join('\n'),
+    );
+    const r = await tk(
+      dir,
+      'apko',
+      'show-packages',
+      'tagged.yaml',
+      '--format',
+      'name=version',
+      '--cache-dir',
+      join(dir, 'cache'),
+    );
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('pretend-baselayout=1.0.0-r0\nreplayout=1.0.0-r0\n');
+    // Untagged, the same world finds nothing: the tag is what admits the overlays.
+    writeFileSync(
+      join(dir, 'untagged.yaml'),
+      readFileSync(join(dir, 'tagged.yaml'), 'utf8').replace('replayout@overlay', 'replayout'),
+    );
+    const refused = await tk(
+      dir,
+      'apko',
+      'show-packages',
+      'untagged.yaml',
+      '--cache-dir',
+      join(dir, 'cache'),
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/replayout/);
+  });
+
   it('accepts apk and OCI arch names and writes an OCI layout that skopeo and umoci read', async () => {
     const dir = testrepoWorkdir();
     const r = await tk(

@@ -8,7 +8,8 @@
  *
  * apk-tools marks a record with an unknown *uppercase* letter uninstallable and ignores unknown lowercase
  * letters; tk keeps both (in `other`) and flags the first case. A last record without its blank line is
- * still read (apko drops it silently).
+ * still read (apko drops it silently). A list field (`D:`, `p:`, `i:`) given on several lines of one record
+ * is the concatenation of those lines, as apk-tools reads it; any other repeated field keeps its last value.
  */
 import { RepoError } from './errors.ts';
 
@@ -199,21 +200,27 @@ export function parseIndexText(text: string, options: ParseIndexOptions = {}): I
           }
         }
       } else {
-        if ((seen & field.bit) !== 0) {
+        // A repeated list field adds to the list (apk-tools appends each `D:`, `p:`, `i:` line);
+        // a repeated single field replaces the value, as in apk-tools, with a warning.
+        if ((seen & field.bit) !== 0 && field.kind !== 'list') {
           repeated ??= new Set();
           if (!repeated.has(letter)) {
             repeated.add(letter);
             warn(
               lineNumber,
-              `field ${letter}: appears more than once in one record; the last is used`,
+              `field ${letter}: appears more than once in one record; the last is used (as apk-tools does)`,
               'REPO_INDEX_REPEATED_FIELD',
             );
           }
         }
         seen |= field.bit;
         if (field.kind === 'text') entry[field.key] = value;
-        else if (field.kind === 'list') entry[field.key] = splitList(value);
-        else {
+        else if (field.kind === 'list') {
+          const list = splitList(value);
+          const known = entry[field.key];
+          if (known.length === 0) entry[field.key] = list;
+          else for (const token of list) known.push(token);
+        } else {
           if (!DECIMAL.test(value))
             fail(lineNumber, `${letter}: is not a whole number: ${JSON.stringify(value.slice(0, 40))}`);
           entry[field.key] = Number(value);

@@ -207,6 +207,24 @@ describe('index text edge cases and hostile input', () => {
     expect(serializeIndexText([entry!])).toContain('z:lower\nZ:upper\n');
   });
 
+  it('adds up repeated D:, p: and i: lines as apk-tools does; other repeated fields keep the last value', () => {
+    const warnings: string[] = [];
+    const [entry] = parseIndexText(
+      `${record}p:virt\nD:x y\np:so:libq.so.1=1\nD:\nD:z>1\ni:x\ni:y\nT:first\nT:second\nT:third\n\n`,
+      { warn: (_m, c) => warnings.push(c) },
+    );
+    expect(entry!.provides).toEqual(['virt', 'so:libq.so.1=1']);
+    expect(entry!.depends).toEqual(['x', 'y', 'z>1']);
+    expect(entry!.installIf).toEqual(['x', 'y']);
+    expect(entry!.description).toBe('third');
+    expect(warnings).toEqual(['REPO_INDEX_REPEATED_FIELD']);
+    // Written back as one line per list, which apk-tools reads the same way.
+    expect(parseIndexText(serializeIndexText([entry!]))).toEqual([entry]);
+    // Many repeated lines stay linear and bounded by the text.
+    const many = parseIndexText(`${record}${'p:v\n'.repeat(20_000)}\n`);
+    expect(many[0]!.provides).toHaveLength(20_000);
+  });
+
   it.each([
     ['a record without P', 'C:Q11/HhSewwwOXgl0r0ffb0O0BRtYc=\nV:1\n\n'],
     ['a record without C', 'P:a\nV:1\n\n'],

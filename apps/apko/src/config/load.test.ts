@@ -124,6 +124,20 @@ describe('real configurations', () => {
   });
 });
 
+describe('repositories', () => {
+  it('lets one tag name several repositories (apk-tools pins to any of them)', () => {
+    const config = parseImageConfig(
+      y(
+        'contents:',
+        '  repositories: ["./main", "@testing ./overlay1", "@testing ./overlay3"]',
+        '  packages: [a@testing]',
+      ),
+      { source: 'apko.yaml' },
+    );
+    expect(config.contents.repositories).toEqual(['./main', '@testing ./overlay1', '@testing ./overlay3']);
+  });
+});
+
 describe('YAML scalars read as apko (yaml.v3) reads them', () => {
   it('gives string fields the source text of numbers and booleans', () => {
     const config = parseImageConfig(
@@ -528,12 +542,6 @@ const BAD: BadCase[] = [
       ['contents.repositories[1]', 4, 7],
       ['contents.build_repositories[0]', 5, 24],
     ],
-  },
-  {
-    name: 'one tag for two repositories',
-    text: y('contents:', '  repositories: ["@local ./a", "@local ./b"]', '  packages: [a]'),
-    code: 'CONFIG_INVALID',
-    issues: [['contents.repositories[1]', 2, 32]],
   },
   {
     name: 'entrypoint type other than service-bundle',

@@ -110,32 +110,19 @@ function checkPasswdField(
   }
 }
 
-function checkRepositories(
-  report: Reporter,
-  contents: Rec,
-  tags: Map<string, { url: string; path: PathSegment[] }>,
-): void {
+/**
+ * Every repository line parses. One tag may name several repositories, as in apk-tools (an `@testing`
+ * on two overlays pins to either; its `pinning12`) and apko, which pass the lines through.
+ */
+function checkRepositories(report: Reporter, contents: Rec): void {
   for (const key of ['repositories', 'build_repositories', 'runtime_repositories']) {
     listOf(contents[key]).forEach((line, i) => {
       if (typeof line !== 'string') return;
-      const path: PathSegment[] = ['contents', key, i];
       try {
-        const repo = parseRepositoryLine(line);
-        if (repo.tag === undefined) return;
-        const earlier = tags.get(repo.tag);
-        if (earlier === undefined) tags.set(repo.tag, { url: repo.url, path });
-        else if (earlier.url !== repo.url) {
-          report(
-            path,
-            `the tag @${repo.tag} is already given to "${earlier.url}" at ${formatPath(earlier.path)}`,
-            {
-              hint: 'use one tag per repository',
-            },
-          );
-        }
+        parseRepositoryLine(line);
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
-        report(path, error.message, error.hint === undefined ? {} : { hint: error.hint });
+        report(['contents', key, i], error.message, error.hint === undefined ? {} : { hint: error.hint });
       }
     });
   }
@@ -285,7 +272,7 @@ export function checkSemantics(value: unknown, report: Reporter, logger: Logger)
   const config = recOf(value);
   const contents = recOf(config.contents);
 
-  checkRepositories(report, contents, new Map());
+  checkRepositories(report, contents);
   checkPackages(report, listOf(contents.packages), ['contents', 'packages']);
   checkDuplicates(
     report,

@@ -170,13 +170,13 @@ describe('real recipes', () => {
     ]);
   });
 
-  it('the environment is finished as apko finishes it (repositories trimmed, keyring kept)', () => {
+  it('the environment is finished as apko finishes it (repositories trimmed, one tag on two repositories, keyring kept)', () => {
     const recipe = parseRecipe(
       y(
         ...HEAD,
         'environment:',
         '  contents:',
-        '    repositories: ["https://packages.wolfi.dev/os/", "@local ./packages"]',
+        '    repositories: ["https://packages.wolfi.dev/os/", "@local ./packages", "@local ./more/"]',
         '    keyring: [https://packages.wolfi.dev/os/wolfi-signing.rsa.pub]',
         '    packages: [busybox, "py3-${{vars.py}}"]',
         '  accounts:',
@@ -188,6 +188,7 @@ describe('real recipes', () => {
     expect(recipe.environment.contents.repositories).toEqual([
       'https://packages.wolfi.dev/os',
       '@local ./packages',
+      '@local ./more',
     ]);
     expect(recipe.environment.contents.packages).toEqual(['busybox', 'py3-${{vars.py}}']);
     expect(recipe.environment.accounts.users).toEqual([

@@ -214,6 +214,8 @@ export function runSearch(options: SearchOptions): SearchResult {
   const allowed = new Map<UPackage, readonly string[]>();
   const declined = new Set<string>();
   const frames: Frame[] = [];
+  /** Packages applied since the main loop last looked for install_if packages they trigger. */
+  const applied: UPackage[] = [];
   let seq = 0;
   let steps = 0;
   let backtracks = 0;
@@ -325,7 +327,12 @@ export function runSearch(options: SearchOptions): SearchResult {
     inherited: readonly string[],
   ): Omit<Rejection, 'provider'> | undefined => {
     ensureParsed(pkg);
-    if (pkg.broken !== undefined) return { reason: pkg.broken, category: 'other', culprits: [] };
+    if (pkg.broken !== undefined)
+      return {
+        reason: pkg.broken,
+        category: pkg.brokenByConflict === true ? 'conflict' : 'other',
+        culprits: [],
+      };
     for (const provided of namesOf(pkg)) {
       const lock = locks.get(provided.name);
       if (lock !== undefined && !lock.providers.some((provider) => provider.pkg === pkg)) {
@@ -476,7 +483,12 @@ export function runSearch(options: SearchOptions): SearchResult {
   const evaluate = (frame: Frame, provider: Provider): Omit<Rejection, 'provider'> | undefined => {
     const { pkg } = provider;
     ensureParsed(pkg);
-    if (pkg.broken !== undefined) return { reason: pkg.broken, category: 'other', culprits: [] };
+    if (pkg.broken !== undefined)
+      return {
+        reason: pkg.broken,
+        category: pkg.brokenByConflict === true ? 'conflict' : 'other',
+        culprits: [],
+      };
     if (!isAutoSelectable(provider) && !hasPositiveConstraint(pkg.entry.name)) {
       return {
         reason: `it provides ${frame.name} only virtually and has no provider_priority, so it is never picked on its own (name it explicitly)`,
@@ -513,9 +525,10 @@ export function runSearch(options: SearchOptions): SearchResult {
    * 1. preferred pinning: for a name the world requires with `@tag`, packages of that tagged
    *    repository; otherwise packages of untagged repositories (so dependencies prefer untagged
    *    repositories even when a tag allows another) — apk-tools' `tag_preferred`;
-   * 2. packages in the `prefer` set (installed or locked) — apk-tools' "prefer installed";
-   * 3. in a multi-arch solve, a name-version present on every arch;
-   * 4. the static order: higher version of the requested name, higher package version (same
+   * 2. for a virtual name, a provider whose own name is required anyway;
+   * 3. packages in the `prefer` set (installed or locked) — apk-tools' "prefer installed";
+   * 4. in a multi-arch solve, a name-version present on every arch;
+   * 5. the static order: higher version of the requested name, higher package version (same
    *    package name), higher `provider_priority`, lower repository index, name, index position.
    */
   const candidateOrder = (
@@ -532,11 +545,15 @@ export function runSearch(options: SearchOptions): SearchResult {
           ? pkg.untagged
           : (worldTags.has('') && pkg.untagged) || pkg.tags.some((tag) => worldTags.has(tag));
       const key = keyOf(pkg.entry.name, pkg.entry.version);
+      // A provider of another name that is itself required will be installed anyway: picking it
+      // adds nothing (apk-tools decides the required name first and so gets the same answer).
+      const requiredItself = pkg.entry.name !== name && hasPositiveConstraint(pkg.entry.name);
       return {
         provider,
         index,
         rank:
-          (tagPreferred ? 0 : 4) +
+          (tagPreferred ? 0 : 8) +
+          (requiredItself ? 0 : 4) +
           (prefer.has(key) ? 0 : 2) +
           (common === undefined || common.has(key) ? 0 : 1),
       };
@@ -553,9 +570,21 @@ export function runSearch(options: SearchOptions): SearchResult {
   const pickNext = (): string | undefined => {
     let best: string | undefined;
     let bestKey = Number.POSITIVE_INFINITY;
+    // Names that triggered install_if packages provide. apk-tools decides a required virtual-only
+    // name as soon as one of its providers is triggered, before the triggered package itself, and
+    // so refuses it (`provides14`): a trigger does not stand in for naming a provider.
+    let triggeredNames: Set<string> | undefined;
+    for (const entry of pending.values()) {
+      if (entry.kind !== 'iif') continue;
+      triggeredNames ??= new Set();
+      for (const provider of entry.triggered ?? []) {
+        for (const provided of namesOf(provider.pkg)) triggeredNames.add(provided.name);
+      }
+    }
     for (const [name, entry] of pending) {
       const info = universe.names.get(name);
       const virtualOnly = entry.kind === 'require' && info !== undefined && isVirtualOnly(info);
+      if (virtualOnly && triggeredNames?.has(name) === true) return name;
       const ready = (blockers.get(name) ?? 0) === 0;
       const single =
         (entry.kind === 'iif' ? (entry.triggered?.length ?? 0) : (info?.providerPackages.length ?? 0)) === 1;
@@ -576,6 +605,7 @@ export function runSearch(options: SearchOptions): SearchResult {
     const level = frame.level;
     frame.chosen = provider;
     selected.push(pkg);
+    applied.push(pkg);
     selectedAt.set(pkg, frame);
     const tags = allowedTagsFor(pkg, frame.pending.inherited ?? []);
     const tagList = [...tags];
@@ -808,13 +838,25 @@ export function runSearch(options: SearchOptions): SearchResult {
     });
   }
 
-  const triggerInstallIf = (): boolean => {
+  /** The install_if packages that name one of `packages`' names among their conditions. */
+  const iifUsersOf = (packages: Iterable<UPackage>): Set<UPackage> => {
     const users = new Set<UPackage>();
-    for (const pkg of selected) {
+    for (const pkg of packages) {
       for (const provided of namesOf(pkg)) {
         for (const user of universe.names.get(provided.name)?.iifUsers ?? []) users.add(user);
       }
     }
+    return users;
+  };
+
+  /**
+   * Make the install_if packages among `users` whose conditions now all hold pending, one entry per
+   * name. apk-tools re-evaluates a package's install_if as soon as a name it names is decided
+   * (`reconsider_name`), so a triggered package competes for the next decision at once rather than
+   * after everything else is decided: its dependencies can then settle a provider choice (apk-tools'
+   * `installif10`: the triggered package's dependency provides a name another package needs).
+   */
+  const triggerInstallIf = (users: ReadonlySet<UPackage>): boolean => {
     const groups = new Map<string, { triggered: Provider[]; inherited: Set<string> }>();
     for (const user of [...users].sort((a, b) => a.id - b.id)) {
       const name = user.entry.name;
@@ -860,9 +902,11 @@ export function runSearch(options: SearchOptions): SearchResult {
   };
 
   for (;;) {
+    // The package chosen last may complete some install_if conditions.
+    if (applied.length > 0) triggerInstallIf(iifUsersOf(applied.splice(0)));
     const name = pickNext();
     if (name === undefined) {
-      if (triggerInstallIf()) continue;
+      if (triggerInstallIf(iifUsersOf(selected))) continue;
       break;
     }
     const entry = pending.get(name)!;

@@ -1,6 +1,6 @@
 /**
  * The solver's view of a set of repositories for one arch: every eligible package once (deduplicated
- * by identity across repositories, as apk-tools does), and for every name the packages that provide
+ * by decoded identity checksum, in one repository and across them, as apk-tools does), and for every name the packages that provide
  * it, in repository and index order (apk-tools' provider order).
  *
  * Building it is linear in the number of entries and parses nothing expensive: provides are split at
@@ -39,8 +39,13 @@ export interface UPackage {
   nameIndex?: Map<string, ProvidedName>;
   /** Whether {@link ensureParsed} ran. */
   parsed: boolean;
-  /** Why it can never be installed (bad tokens, unknown uppercase index field); set by {@link ensureParsed}. */
+  /**
+   * Why it can never be installed (bad tokens, unknown uppercase index field, a name it provides twice);
+   * set by {@link ensureParsed}.
+   */
   broken: string | undefined;
+  /** Whether {@link broken} is a conflict with itself (a name provided twice) rather than a bad record. */
+  brokenByConflict?: boolean;
   /** `D:` parsed; valid once {@link ensureParsed} ran and `broken` is unset. */
   deps: Dependency[];
   /** `i:` parsed; same validity. */
@@ -165,6 +170,32 @@ function nameInfo(names: Map<string, NameInfo>, name: string): NameInfo {
   return info;
 }
 
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+/** For each base64 character code, the character with its two lowest bits cleared. */
+const CLEAR_LOW_BITS = new Map<number, string>(
+  [...BASE64].map((char, value) => [char.charCodeAt(0), BASE64[value & ~3]!]),
+);
+const HEX_SHA1 = /^X1[0-9a-fA-F]{40}$/;
+
+/**
+ * The identity of a package as apk-tools decodes its `C:` (`apk_blob_pull_csum`): the checksum bytes,
+ * not their spelling. A `Q1` SHA-1 is 20 bytes in 27 base64 characters and a `=`: the last character
+ * carries two padding bits that decoding drops, so `…ysE=` and `…ysF=` are one package. An `X1` hex
+ * SHA-1 is the same bytes as its base64 form. Anything else is compared as written.
+ *
+ * @param checksum - the `C:` value
+ * @returns a key equal for two checksums apk-tools decodes to the same bytes
+ */
+export function identityKey(checksum: string): string {
+  if (checksum.length === 30 && checksum.startsWith('Q1') && checksum.charCodeAt(29) === 0x3d /* = */) {
+    const last = CLEAR_LOW_BITS.get(checksum.charCodeAt(28));
+    if (last === undefined) return checksum;
+    return checksum.charAt(28) === last ? checksum : `${checksum.slice(0, 28)}${last}=`;
+  }
+  if (HEX_SHA1.test(checksum)) return `Q1${Buffer.from(checksum.slice(2), 'hex').toString('base64')}`;
+  return checksum;
+}
+
 /**
  * Index `repositories` for `arch`.
  *
@@ -176,20 +207,12 @@ export function buildUniverse(repositories: readonly SolverRepository[], arch: s
   const packages: UPackage[] = [];
   const names = new Map<string, NameInfo>();
   const otherArch = new Map<string, OtherArchEntry[]>();
-  // Deduplication by identity checksum (apk-tools keys packages by it); a checksum shared by
-  // different name-versions (never legitimate) keeps them apart.
-  const byChecksum = new Map<string, UPackage | UPackage[]>();
+  // apk-tools keys packages by their decoded identity checksum (`apk_db_pkg_add`): a later record with
+  // the checksum of a known package is that package, whatever its name says, in the same repository
+  // or another; the first record wins and only adds the repository.
+  const byIdentity = new Map<string, UPackage>();
   const tags = new Set<string>();
   const reverseIif = new Map<NameInfo, Set<string>>();
-
-  // Only needed across repositories: an entry can only meet itself again in another repository.
-  const dedupe = repositories.length > 1;
-  const findSame = (entry: IndexEntry): UPackage | undefined => {
-    const known = byChecksum.get(entry.checksum);
-    if (known === undefined) return undefined;
-    const list = Array.isArray(known) ? known : [known];
-    return list.find((pkg) => pkg.entry.name === entry.name && pkg.entry.version === entry.version);
-  };
 
   repositories.forEach((repository, repoIndex) => {
     const tag = repository.tag;
@@ -203,14 +226,13 @@ export function buildUniverse(repositories: readonly SolverRepository[], arch: s
         if (list.length < MAX_OTHER_ARCH_PER_NAME) list.push({ entry, repository });
         continue;
       }
-      if (dedupe) {
-        const known = findSame(entry);
-        if (known !== undefined) {
-          if (known.repos[known.repos.length - 1] !== repoIndex) known.repos = [...known.repos, repoIndex];
-          if (tag === undefined) known.untagged = true;
-          else if (!known.tags.includes(tag)) known.tags = [...known.tags, tag];
-          continue;
-        }
+      const identity = identityKey(entry.checksum);
+      const known = byIdentity.get(identity);
+      if (known !== undefined) {
+        if (known.repos[known.repos.length - 1] !== repoIndex) known.repos = [...known.repos, repoIndex];
+        if (tag === undefined) known.untagged = true;
+        else if (!known.tags.includes(tag)) known.tags = [...known.tags, tag];
+        continue;
       }
       const pkg: UPackage = {
         id: packages.length,
@@ -224,12 +246,7 @@ export function buildUniverse(repositories: readonly SolverRepository[], arch: s
         installIf: NO_DEPENDENCIES,
       };
       packages.push(pkg);
-      if (dedupe) {
-        const previous = byChecksum.get(entry.checksum);
-        if (previous === undefined) byChecksum.set(entry.checksum, pkg);
-        else if (Array.isArray(previous)) previous.push(pkg);
-        else byChecksum.set(entry.checksum, [previous, pkg]);
-      }
+      byIdentity.set(identity, pkg);
       const own = nameInfo(names, entry.name);
       own.providerPackages.push(pkg);
       own.providerTokens.push(null);
@@ -333,7 +350,32 @@ export function ensureParsed(pkg: UPackage): void {
     pkg.deps = NO_DEPENDENCIES;
     pkg.installIf = NO_DEPENDENCIES;
     pkg.broken = `its index record is malformed: ${describeError(error)}`;
+    return;
   }
+  const twice = providedTwice(entry);
+  if (twice !== undefined) {
+    pkg.broken = `it provides ${twice} more than once (${twice === entry.name ? 'its own name, again in p:' : 'two p: tokens'}), which apk-tools counts as a conflict with itself`;
+    pkg.brokenByConflict = true;
+  }
+}
+
+/**
+ * A name a package provides more than once, not only virtually: its own name again in `p:`, or two
+ * `p:` tokens of one name of which one has a version. apk-tools locks each provided name when it
+ * picks a package (`assign_name`); a second lock of the same name is a conflict unless both are
+ * virtual, so such a package can never be installed.
+ */
+function providedTwice(entry: IndexEntry): string | undefined {
+  if (entry.provides.length === 0) return undefined;
+  const versioned = new Map<string, boolean>([[entry.name, true]]);
+  for (const token of entry.provides) {
+    const at = token.indexOf('=');
+    const name = at < 0 ? token : token.slice(0, at);
+    const known = versioned.get(name);
+    if (known !== undefined && (known || at >= 0)) return name;
+    versioned.set(name, at >= 0);
+  }
+  return undefined;
 }
 
 /**
