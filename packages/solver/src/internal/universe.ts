@@ -171,11 +171,20 @@ function nameInfo(names: Map<string, NameInfo>, name: string): NameInfo {
 }
 
 const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-/** For each base64 character code, the character with its two lowest bits cleared. */
-const CLEAR_LOW_BITS = new Map<number, string>(
-  [...BASE64].map((char, value) => [char.charCodeAt(0), BASE64[value & ~3]!]),
-);
+/** For each character code below 128, its base64 value with the two lowest bits cleared, or -1. */
+const CLEARED_VALUE = new Int8Array(128).fill(-1);
+for (let value = 0; value < 64; value++) CLEARED_VALUE[BASE64.charCodeAt(value)] = value & ~3;
 const HEX_SHA1 = /^X1[0-9a-fA-F]{40}$/;
+
+/** Whether `checksum` is a `Q1` SHA-1: 27 base64 characters and a `=` after the prefix. */
+function isQ1Sha1(checksum: string): boolean {
+  return (
+    checksum.length === 30 &&
+    checksum.charCodeAt(0) === 0x51 /* Q */ &&
+    checksum.charCodeAt(1) === 0x31 /* 1 */ &&
+    checksum.charCodeAt(29) === 0x3d /* = */
+  );
+}
 
 /**
  * The identity of a package as apk-tools decodes its `C:` (`apk_blob_pull_csum`): the checksum bytes,
@@ -187,13 +196,87 @@ const HEX_SHA1 = /^X1[0-9a-fA-F]{40}$/;
  * @returns a key equal for two checksums apk-tools decodes to the same bytes
  */
 export function identityKey(checksum: string): string {
-  if (checksum.length === 30 && checksum.startsWith('Q1') && checksum.charCodeAt(29) === 0x3d /* = */) {
-    const last = CLEAR_LOW_BITS.get(checksum.charCodeAt(28));
-    if (last === undefined) return checksum;
-    return checksum.charAt(28) === last ? checksum : `${checksum.slice(0, 28)}${last}=`;
+  if (isQ1Sha1(checksum)) {
+    const code = checksum.charCodeAt(28);
+    const cleared = code < 128 ? CLEARED_VALUE[code]! : -1;
+    if (cleared < 0 || BASE64.charCodeAt(cleared) === code) return checksum;
+    return `${checksum.slice(0, 28)}${BASE64.charAt(cleared)}=`;
   }
   if (HEX_SHA1.test(checksum)) return `Q1${Buffer.from(checksum.slice(2), 'hex').toString('base64')}`;
   return checksum;
+}
+
+/**
+ * A small-integer hash of {@link identityKey}, computed without building the key for `Q1` checksums
+ * (nearly every one): the universe hashes every entry of an index, 100,000 in a large one.
+ */
+function identityHash(checksum: string): number {
+  let hash = 0x811c9dc5;
+  if (isQ1Sha1(checksum)) {
+    for (let i = 2; i < 28; i++) hash = Math.imul(hash ^ checksum.charCodeAt(i), 0x01000193);
+    const code = checksum.charCodeAt(28);
+    hash = Math.imul(hash ^ (code < 128 ? CLEARED_VALUE[code]! : code), 0x01000193);
+    return hash & 0x3fffffff;
+  }
+  const key = identityKey(checksum);
+  // An X1 checksum hashes as the Q1 form it decodes to.
+  if (key !== checksum) return identityHash(key);
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return hash & 0x3fffffff;
+}
+
+/**
+ * Packages by identity: an open-addressing table of package ids over typed arrays (a `Map` of
+ * 100,000 keys costs several times more, and every entry of every index goes through here); equal
+ * hashes are told apart by {@link identityKey}.
+ */
+class IdentityTable {
+  private slots = new Int32Array(1 << 12);
+  private hashes = new Int32Array(1 << 12);
+  private count = 0;
+  private readonly packages: readonly UPackage[];
+
+  /** @param packages - the universe's packages, by id (ids are looked up here on a hash match) */
+  constructor(packages: readonly UPackage[]) {
+    this.packages = packages;
+  }
+
+  /** The package with the identity of `checksum` (whose {@link identityHash} is `hash`), if any. */
+  get(checksum: string, hash: number): UPackage | undefined {
+    const mask = this.slots.length - 1;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const id = this.slots[slot]!;
+      if (id === 0) return undefined;
+      if (this.hashes[slot] !== hash) continue;
+      const pkg = this.packages[id - 1]!;
+      const known = pkg.entry.checksum;
+      if (known === checksum || identityKey(known) === identityKey(checksum)) return pkg;
+    }
+  }
+
+  /** Record `pkg` (not yet present) under `hash`. */
+  add(hash: number, pkg: UPackage): void {
+    if ((this.count + 1) * 2 > this.slots.length) this.grow();
+    this.place(hash, pkg.id + 1);
+    this.count++;
+  }
+
+  private place(hash: number, id: number): void {
+    const mask = this.slots.length - 1;
+    let slot = hash & mask;
+    while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
+    this.slots[slot] = id;
+    this.hashes[slot] = hash;
+  }
+
+  private grow(): void {
+    const { slots, hashes } = this;
+    this.slots = new Int32Array(slots.length * 2);
+    this.hashes = new Int32Array(slots.length * 2);
+    for (let slot = 0; slot < slots.length; slot++) {
+      if (slots[slot] !== 0) this.place(hashes[slot]!, slots[slot]!);
+    }
+  }
 }
 
 /**
@@ -210,7 +293,7 @@ export function buildUniverse(repositories: readonly SolverRepository[], arch: s
   // apk-tools keys packages by their decoded identity checksum (`apk_db_pkg_add`): a later record with
   // the checksum of a known package is that package, whatever its name says, in the same repository
   // or another; the first record wins and only adds the repository.
-  const byIdentity = new Map<string, UPackage>();
+  const byIdentity = new IdentityTable(packages);
   const tags = new Set<string>();
   const reverseIif = new Map<NameInfo, Set<string>>();
 
@@ -226,8 +309,8 @@ export function buildUniverse(repositories: readonly SolverRepository[], arch: s
         if (list.length < MAX_OTHER_ARCH_PER_NAME) list.push({ entry, repository });
         continue;
       }
-      const identity = identityKey(entry.checksum);
-      const known = byIdentity.get(identity);
+      const identity = identityHash(entry.checksum);
+      const known = byIdentity.get(entry.checksum, identity);
       if (known !== undefined) {
         if (known.repos[known.repos.length - 1] !== repoIndex) known.repos = [...known.repos, repoIndex];
         if (tag === undefined) known.untagged = true;
@@ -246,7 +329,7 @@ export function buildUniverse(repositories: readonly SolverRepository[], arch: s
         installIf: NO_DEPENDENCIES,
       };
       packages.push(pkg);
-      byIdentity.set(identity, pkg);
+      byIdentity.add(identity, pkg);
       const own = nameInfo(names, entry.name);
       own.providerPackages.push(pkg);
       own.providerTokens.push(null);
