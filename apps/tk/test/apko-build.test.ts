@@ -1,5 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +19,7 @@ import { schemaErrors } from '../../../packages/sbom/test/helpers.ts';
 import {
   buildTestrepo,
   GOLDEN,
+  GOLDEN_ANNOTATIONS,
   goldenBlob,
   layerEntries,
   tarballFiles,
@@ -78,6 +89,51 @@ describe("tk apko build on apko's own test configuration", () => {
     for (const sbom of ['sbom-x86_64.spdx.json', 'sbom-aarch64.spdx.json', 'sbom-index.spdx.json']) {
       expect(readFileSync(join(b, sbom)).equals(readFileSync(join(a, sbom)))).toBe(true);
     }
+  });
+
+  it('reuses compressed layers from --cache-dir, same bytes warm, and rebuilds corrupted entries', async () => {
+    const dir = testrepoWorkdir();
+    const layers = join(dir, 'cache/layers/sha256');
+    const entries = (): string[] => readdirSync(layers).sort();
+    const inodes = (): number[] => entries().map((name) => statSync(join(layers, name)).ino);
+    await buildTestrepo(dir);
+    const cold = readFileSync(join(dir, 'out.tar'));
+    const stored = entries().map((name) => readFileSync(join(layers, name)));
+    expect(stored).toHaveLength(2); // one layer per arch
+    const coldInodes = inodes();
+
+    // Warm: the entries are read, not rewritten (a rewrite renames a new file into place).
+    await buildTestrepo(dir);
+    expect(readFileSync(join(dir, 'out.tar')).equals(cold)).toBe(true);
+    expect(inodes()).toEqual(coldInodes);
+
+    // Corrupt every entry: one flipped byte in the blob, one truncated.
+    const [first, second] = entries();
+    const flipped = readFileSync(join(layers, first!));
+    flipped[flipped.length - 30]! ^= 0x55;
+    writeFileSync(join(layers, first!), flipped);
+    truncateSync(join(layers, second!), statSync(join(layers, second!)).size - 1000);
+    const r = await tk(
+      dir,
+      'apko',
+      'build',
+      'apko.yaml',
+      'golden:latest',
+      'out.tar',
+      ...GOLDEN_ANNOTATIONS,
+      '--cache-dir',
+      join(dir, 'cache'),
+    );
+    expect(r.code).toBe(0);
+    expect(r.stderr.match(/OCI_LAYER_CACHE_CORRUPT/g)).toHaveLength(2);
+    expect(readFileSync(join(dir, 'out.tar')).equals(cold)).toBe(true);
+    expect(entries().map((name) => readFileSync(join(layers, name)))).toEqual(stored);
+
+    // --no-layer-cache neither reads nor writes the layer cache.
+    rmSync(join(dir, 'cache/layers'), { recursive: true });
+    await buildTestrepo(dir, '--no-layer-cache');
+    expect(readFileSync(join(dir, 'out.tar')).equals(cold)).toBe(true);
+    expect(existsSync(join(dir, 'cache/layers'))).toBe(false);
   });
 
   it("writes a lock file equal to apko's real apko.lock.json, and --lockfile installs exactly that", async () => {

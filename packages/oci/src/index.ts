@@ -33,6 +33,14 @@ export type {
 } from './layer.ts';
 
 export {
+  createDiskLayerCache,
+  layerCacheKey,
+  layerCacheKeyText,
+  LAYER_GZIP_WRITER_VERSION,
+} from './layer-cache.ts';
+export type { LayerCache, CachedLayerBlob, DiskLayerCache, DiskLayerCacheOptions } from './layer-cache.ts';
+
+export {
   MEDIA_TYPE_IMAGE_INDEX,
   MEDIA_TYPE_IMAGE_MANIFEST,
   MEDIA_TYPE_IMAGE_CONFIG,

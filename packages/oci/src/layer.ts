@@ -17,12 +17,14 @@
  * its in-memory tree) unless `parents: 'error'` is asked for. The compressed bytes come from `@tk/gzip`:
  * the same on every machine, but not apko's (klauspost/pgzip); the diff_id can equal apko's.
  */
+import { gunzipSync } from 'node:zlib';
 import { compareCodePoints, isTkError, type Logger, silentLogger } from '@tk/core';
 import { gzip, type GzipOptions } from '@tk/gzip';
 import { checkEntryPath, TarWriter, type TarWriteEntry } from '@tk/tar';
 import { sha256Digest } from './digest.ts';
 import { OciError } from './errors.ts';
 import type { OciBlob } from './image.ts';
+import { layerCacheKey, type LayerCache } from './layer-cache.ts';
 
 /** Media type of a gzip-compressed OCI layer. */
 export const MEDIA_TYPE_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
@@ -89,6 +91,13 @@ export interface LayerOrderOptions {
 export interface BuildLayerOptions extends LayerOrderOptions {
   /** Compression settings (level, block size, threads); the defaults match pgzip's block size. */
   gzip?: GzipOptions;
+  /**
+   * Where compressed layers are kept between builds ({@link createDiskLayerCache}). A hit skips deflate
+   * entirely and is checked before use (recorded digest and size, gzip size field, decompressed bytes equal
+   * to the tar); an entry that fails is dropped with a warning and the layer is compressed again. Failing
+   * to write the cache is a warning, never an error.
+   */
+  layerCache?: LayerCache;
   logger?: Logger;
 }
 
@@ -347,13 +356,96 @@ export function writeLayerTar(entries: readonly LayerEntry[], options: LayerOrde
   return { chunks, size: writer.byteLength, diffId: sha256Digest(...chunks) };
 }
 
+/** Size of the gzip trailer (CRC-32, ISIZE) and offset of ISIZE from the end (RFC 1952 §2.3.1). */
+const GZIP_TRAILER_SIZE = 8;
+const GZIP_ISIZE_FROM_END = 4;
+
+function tarEquals(data: Uint8Array, tar: LayerTar): boolean {
+  if (data.length !== tar.size) return false;
+  let offset = 0;
+  for (const chunk of tar.chunks) {
+    if (Buffer.compare(chunk, data.subarray(offset, offset + chunk.length)) !== 0) return false;
+    offset += chunk.length;
+  }
+  return true;
+}
+
 /**
- * Build a gzip-compressed layer from file-system entries.
+ * Why a cached blob cannot be the layer of this tar, or undefined when it is. The checks, cheapest first:
+ * the recorded size and SHA-256 (disk corruption, truncation, a half-copied file), the gzip ISIZE field,
+ * then the blob decompressed must equal the tar byte for byte (an entry that is intact but is not this
+ * tar's layer: a key collision or a file placed there on purpose). zlib also checks the CRC-32 trailer.
+ */
+function rejectCached(bytes: Uint8Array, digest: string, size: number, tar: LayerTar): string | undefined {
+  if (bytes.length !== size) return `it holds ${bytes.length} bytes, but its record says ${size}`;
+  const actual = sha256Digest(bytes);
+  if (actual !== digest) return `its bytes hash to ${actual}, but its record says ${digest}`;
+  if (bytes.length < GZIP_TRAILER_SIZE) return 'it is too short to be gzip';
+  const isize = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).readUInt32LE(
+    bytes.length - GZIP_ISIZE_FROM_END,
+  );
+  if (isize !== tar.size % 2 ** 32)
+    return `its gzip size field is ${isize}, but the tar is ${tar.size} bytes`;
+  let data: Uint8Array;
+  try {
+    data = gunzipSync(bytes, { maxOutputLength: Math.max(tar.size, 1) });
+  } catch (error) {
+    return `it does not decompress: ${(error as Error).message}`;
+  }
+  if (!tarEquals(data, tar)) return `it does not decompress to the tar ${tar.diffId}`;
+  return undefined;
+}
+
+async function readCachedLayer(
+  cache: LayerCache,
+  key: string,
+  tar: LayerTar,
+  logger: Logger,
+): Promise<{ bytes: Uint8Array; digest: string } | undefined> {
+  let hit;
+  try {
+    hit = await cache.get(key);
+  } catch (error) {
+    logger.warn(
+      `layer cache: cannot read entry ${key}: ${(error as Error).message}; compressing the layer again`,
+      'OCI_LAYER_CACHE_UNREADABLE',
+    );
+    return undefined;
+  }
+  if (hit === undefined) {
+    logger.debug(`layer cache: miss for ${tar.diffId} (key ${key})`);
+    return undefined;
+  }
+  const why = rejectCached(hit.bytes, hit.digest, hit.size, tar);
+  if (why === undefined) {
+    logger.debug(`layer cache: hit for ${tar.diffId}: ${hit.digest} (${hit.size} bytes)`);
+    return { bytes: hit.bytes, digest: hit.digest };
+  }
+  logger.warn(
+    `layer cache: dropping entry ${key} for ${tar.diffId}: ${why}; compressing the layer again`,
+    'OCI_LAYER_CACHE_CORRUPT',
+  );
+  try {
+    await cache.delete(key);
+  } catch (error) {
+    logger.warn(
+      `layer cache: cannot delete entry ${key}: ${(error as Error).message}`,
+      'OCI_LAYER_CACHE_WRITE_FAILED',
+    );
+  }
+  return undefined;
+}
+
+/**
+ * Build a gzip-compressed layer from file-system entries. With a `layerCache`, a layer whose tar and gzip
+ * settings were compressed before is taken from the cache (after checking it) instead of compressed; the
+ * result is byte-identical either way.
  *
  * @param entries - the entries, in any order
- * @param options - parent handling, gzip settings, logger
+ * @param options - parent handling, gzip settings, layer cache, logger
  * @returns the compressed blob with its digest, size, diff_id and uncompressed size
  * @throws {OciError} see {@link orderLayerEntries}
+ * @throws {GzipError} GZIP_BAD_HEADER when the gzip settings are invalid
  * @example
  * const layer = await buildLayer([
  *   { path: 'etc', type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 0 },
@@ -368,8 +460,28 @@ export async function buildLayer(
   const logger = options.logger ?? silentLogger;
   const tar = writeLayerTar(entries, options);
   logger.debug(`layer tar: ${tar.size} bytes, diff_id ${tar.diffId}`);
-  const bytes = await gzip(tar.chunks, options.gzip ?? {});
-  const digest = sha256Digest(bytes);
+  const gzipOptions = options.gzip ?? {};
+  const cache = options.layerCache;
+  const key = cache === undefined ? undefined : layerCacheKey(tar.diffId, tar.size, gzipOptions);
+  const cached =
+    cache === undefined || key === undefined ? undefined : await readCachedLayer(cache, key, tar, logger);
+  let bytes: Uint8Array;
+  let digest: string;
+  if (cached !== undefined) ({ bytes, digest } = cached);
+  else {
+    bytes = await gzip(tar.chunks, gzipOptions);
+    digest = sha256Digest(bytes);
+    if (cache !== undefined && key !== undefined) {
+      try {
+        await cache.put(key, { bytes, digest, size: bytes.length });
+      } catch (error) {
+        logger.warn(
+          `layer cache: cannot store the layer ${digest}: ${(error as Error).message}`,
+          'OCI_LAYER_CACHE_WRITE_FAILED',
+        );
+      }
+    }
+  }
   logger.debug(`layer blob: ${bytes.length} bytes, digest ${digest}`);
   return {
     mediaType: MEDIA_TYPE_LAYER_GZIP,

@@ -25,6 +25,7 @@ import {
 import {
   assembleImage,
   buildLayer,
+  createDiskLayerCache,
   formatCreated,
   imageEnvironment,
   platformFromArch,
@@ -363,7 +364,17 @@ export async function buildArch(
     logger,
   });
 
-  const layer = await buildLayer(treeEntries(tree), { logger });
+  // The compressed-layer cache sits next to the download cache: a layer whose tar and gzip settings were
+  // compressed before (by an earlier build, or by another arch with an identical tree) is not compressed
+  // again. buildLayer checks every hit against the tar, so the bytes are the same as without the cache.
+  const layerCache =
+    options.cacheDir === undefined || options.layerCache === false
+      ? undefined
+      : createDiskLayerCache(options.cacheDir, { logger });
+  const layer = await buildLayer(treeEntries(tree), {
+    logger,
+    ...(layerCache === undefined ? {} : { layerCache }),
+  });
   logger.progress({
     id: `layer-${resolved.arch}`,
     label: `layer ${resolved.arch}`,

@@ -25,8 +25,13 @@ export interface BuildOptions {
   buildDate?: string;
   /** `--lockfile`: install exactly the locked packages. */
   lockfile?: string;
-  /** `--cache-dir`; undefined disables the download cache. */
+  /**
+   * `--cache-dir`: the download cache, and (under `layers/`) the compressed-layer cache; undefined disables
+   * both.
+   */
   cacheDir?: string;
+  /** `--no-layer-cache` sets false: compress every layer even when `cacheDir` has it. Default true. */
+  layerCache?: boolean;
   /** `--offline`: use only the cache and local folders. */
   offline?: boolean;
   /** `--ignore-signatures` / `--allow-untrusted`. */

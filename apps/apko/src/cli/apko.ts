@@ -29,6 +29,7 @@ interface CommonFlags {
   buildDate?: string;
   lockfile?: string;
   cacheDir?: string;
+  layerCache: boolean;
   offline: boolean;
   ignoreSignatures: boolean;
   includePaths: string[];
@@ -50,7 +51,11 @@ function addCommonFlags(command: Command): Command {
     .option('--annotations <key:value>', 'OCI annotations', collect, [])
     .option('--build-date <rfc3339>', 'lower bound of the image time when SOURCE_DATE_EPOCH is unset')
     .option('--lockfile <file>', 'install exactly the packages of this lock file')
-    .option('--cache-dir <dir>', 'download cache (default $XDG_CACHE_HOME/tk or ~/.cache/tk)')
+    .option(
+      '--cache-dir <dir>',
+      'download cache and compressed-layer cache (default $XDG_CACHE_HOME/tk or ~/.cache/tk)',
+    )
+    .option('--no-layer-cache', 'compress layers again instead of reusing them from --cache-dir/layers')
     .option('--offline', 'use only cached downloads and local repositories', false)
     .option('--ignore-signatures', 'accept unsigned or untrusted indexes (alias: --allow-untrusted)', false)
     .addOption(new Option('--allow-untrusted').hideHelp().default(false))
@@ -86,6 +91,7 @@ function buildOptions(
     ...(flags.buildDate === undefined ? {} : { buildDate: flags.buildDate }),
     ...(flags.lockfile === undefined ? {} : { lockfile: resolve(ctx.cwd, flags.lockfile) }),
     cacheDir: resolve(ctx.cwd, flags.cacheDir ?? defaultCache(ctx)),
+    ...(flags.layerCache ? {} : { layerCache: false }),
     offline: flags.offline,
     allowUntrusted: flags.ignoreSignatures || flags.allowUntrusted === true,
     includePaths: flags.includePaths.map((p) => resolve(ctx.cwd, p)),
