@@ -125,11 +125,21 @@ tk apko build apko.yaml hello:latest out/hello-amd64.tar --keyring-append melang
 rm -rf out/trivy-cache # a fresh cache: trivy keys its analyses by layer, and this one must be read now
 "$trivy" image --quiet --cache-dir out/trivy-cache --skip-db-update --offline-scan --format spdx-json \
   --output out/trivy.spdx.json --input out/hello-amd64.tar
+# trivy must name exactly the packages tk's SBOM names (its purls say pkg:none: it knows no OS family
+# with the ID tk-baselayout's os-release gives, see docs/decisions.md §19).
 node -e '
-  const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  const p = d.packages.filter((p) => p.versionInfo && (p.externalRefs ?? []).some((r) => r.referenceLocator.startsWith("pkg:apk/")));
-  console.log(`trivy names ${p.length} packages: ` + p.map((p) => `${p.name}-${p.versionInfo}`).join(", "));
-' out/trivy.spdx.json
+  const read = (path) => JSON.parse(require("fs").readFileSync(path, "utf8"));
+  const trivy = read(process.argv[1]).packages.filter((p) => p.versionInfo !== undefined && (p.externalRefs ?? []).length > 0);
+  const sbom = read(process.argv[2]).packages.filter((p) => (p.externalRefs ?? []).some((r) => r.referenceLocator.startsWith("pkg:apk/")));
+  const names = (list) => list.map((p) => `${p.name}-${p.versionInfo}`).sort();
+  const [found, expected] = [names(trivy), names(sbom)];
+  console.log(`trivy names ${found.length} packages: ${found.join(", ")}`);
+  if (found.length === 0 || found.join() !== expected.join()) {
+    console.error(`error: trivy and the SBOM disagree; the SBOM names ${expected.join(", ")}`);
+    process.exit(1);
+  }
+  console.log("the same packages as the SBOM (sboms/sbom-x86_64.spdx.json)");
+' out/trivy.spdx.json sboms/sbom-x86_64.spdx.json
 done_step
 
 step "10. publish to a registry on 127.0.0.1 (tk apko publish, skopeo)"
