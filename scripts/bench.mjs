@@ -185,6 +185,39 @@ if (only === undefined || only === 'apko') {
   }
 }
 
+if (only === undefined || only === 'startup') {
+  // Fresh processes, interleaved so background load hits every command alike; the ratio to `node -e 0`
+  // (measured in the same run) is the figure to compare across machines.
+  const tk = join(root, 'apps/tk/dist/main.js');
+  const apk = join(fixtures, 'apko-testrepo/x86_64/replayout-1.0.0-r0.apk');
+  const commands = [
+    ['node -e 0', ['-e', '0']],
+    ['tk --help', [tk, '--help']],
+    [
+      'tk apk verify of one package',
+      [tk, 'apk', 'verify', '--keyring', join(fixtures, 'apko-testrepo/melange.rsa.pub'), apk],
+    ],
+  ];
+  const samples = commands.map(() => []);
+  for (let i = 0; i < 9; i++) {
+    commands.forEach(([, args], j) => {
+      const start = performance.now();
+      execFileSync(process.execPath, args, { stdio: 'ignore' });
+      samples[j].push(performance.now() - start);
+    });
+  }
+  const base = median(samples[0]);
+  commands.forEach(([name], j) => {
+    const ms = median(samples[j]);
+    report(
+      `start-up: ${name}`,
+      ms.toFixed(0),
+      'ms',
+      j === 0 ? 'the floor' : `${(ms / base).toFixed(2)}x node -e 0`,
+    );
+  });
+}
+
 if (only === undefined || only === 'melange') {
   const { benchMelange } = await import('./bench-melange.mjs');
   await benchMelange(report);

@@ -4,9 +4,12 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { createCliLogger, renderError, type CliContext, type LogLevel, type TextSink } from '@tk/cli';
-import { melangeCommand } from '@tk/melange';
-import { apkCommand } from '@tk/apk-cli';
-import { apkoCommand } from '@tk/apko';
+// The command trees come from the `./cli` subpaths: names, flags and help only. Each action imports its
+// implementation when it runs, so `tk --help` or `tk apk verify` never loads the apko build, the HTTP
+// client or the schema library (docs/performance.md).
+import { melangeCommand } from '@tk/melange/cli';
+import { apkCommand } from '@tk/apk-cli/cli';
+import { apkoCommand } from '@tk/apko/cli';
 
 /** tk's version. */
 export const TK_VERSION = '0.1.0';

@@ -24,7 +24,7 @@
  */
 import { open } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { Agent, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { concatBytes, internalError, silentLogger, type Logger } from '@tk/core';
 import { RepoError } from './errors.ts';
 import { redactUrl } from './repository.ts';
@@ -444,15 +444,25 @@ export function createHttpFetcher(options: HttpFetcherOptions = {}): Fetcher {
     options.sleep ?? ((ms: number) => new Promise<void>((resolve) => void setTimeout(resolve, ms)));
   const userAgent = options.userAgent ?? 'tk';
   const auth = (options.auth ?? []).map((a) => ({ ...a, host: a.host.toLowerCase() }));
-  const ownAgent =
-    options.dispatcher === undefined
-      ? new Agent({
+  // undici is loaded, and the connection pool made, on the first http(s) request: a build from local
+  // repositories or the cache never pays for the HTTP client (docs/performance.md).
+  let ownAgent: Promise<Agent> | undefined;
+  let closed = false;
+  const dispatcherFor = async (): Promise<Dispatcher> => {
+    if (options.dispatcher !== undefined) return options.dispatcher;
+    ownAgent ??= import('undici').then(
+      ({ Agent }) =>
+        new Agent({
           connect: { timeout: connectTimeoutMs },
           headersTimeout: headersTimeoutMs,
           bodyTimeout: bodyTimeoutMs,
-        })
-      : undefined;
-  const dispatcher: Dispatcher = options.dispatcher ?? ownAgent!;
+        }),
+    );
+    const agent = await ownAgent;
+    // A request after close() fails as it did when the pool was made up front: on a closed agent.
+    if (closed && !agent.closed) await agent.close();
+    return agent;
+  };
   const warnedPlainHttp = new Set<string>();
   const seconds = {
     connectS: connectTimeoutMs / 1000,
@@ -503,6 +513,7 @@ export function createHttpFetcher(options: HttpFetcherOptions = {}): Fetcher {
         headers['if-modified-since'] = fetchOptions.lastModified;
       let response: Dispatcher.ResponseData;
       try {
+        const dispatcher = await dispatcherFor();
         response = await dispatcher.request({
           origin: current.origin,
           path: `${current.pathname}${current.search}`,
@@ -782,7 +793,10 @@ export function createHttpFetcher(options: HttpFetcherOptions = {}): Fetcher {
       );
     },
     close: async () => {
-      if (ownAgent !== undefined && !ownAgent.closed) await ownAgent.close();
+      closed = true;
+      if (ownAgent === undefined) return;
+      const agent = await ownAgent;
+      if (!agent.closed) await agent.close();
     },
   };
 }

@@ -16,7 +16,6 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
 import { silentLogger, type Logger } from '@tk/core';
 import { redactUrl } from '@tk/repo';
 import { MelangeError } from '../errors.ts';
@@ -125,8 +124,9 @@ function header(headers: SourceResponse['headers'], name: string): string | unde
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** undici's `request`: no redirects followed, body as sent. */
+/** undici's `request`: no redirects followed, body as sent. undici is loaded on the first download. */
 const undiciFetch: SourceFetch = async (url, init) => {
+  const { request } = await import('undici');
   const response = await request(url, {
     method: 'GET',
     headers: init.headers,

@@ -1,7 +1,7 @@
 /**
  * The registry client: options, the sessions it keeps per registry and the connection pool it owns.
  */
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from './lazy-undici.ts';
 import { silentLogger, type Logger } from '@tk/core';
 import type { Keychain } from './credentials.ts';
 import { timerSleep } from './http.ts';

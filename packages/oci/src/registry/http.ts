@@ -10,7 +10,7 @@
  * - Transient failures (HTTP 408, 429, 500, 502, 503, 504; connection resets, refused connections,
  *   timeouts) are retried with exponential backoff by {@link retrying}.
  */
-import { request, type Dispatcher } from 'undici';
+import { request, type Dispatcher } from './lazy-undici.ts';
 import { RegistryError } from './errors.ts';
 import { isLoopback } from './reference.ts';
 
