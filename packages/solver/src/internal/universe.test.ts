@@ -69,3 +69,28 @@ describe('package identity (apk-tools decodes C: before comparing)', () => {
     expect(identityKey('Q1hdUpqRv5mYgJEqW52UmVsvmyys\u00e9=')).toBe('Q1hdUpqRv5mYgJEqW52UmVsvmyys\u00e9=');
   });
 });
+
+describe('package identity under crafted checksums', () => {
+  it('stays correct when every checksum hashes alike (the table gives up probing and moves to a Map)', () => {
+    // Checksums that share the hashed characters and differ only in the rest.
+    let text = '';
+    const count = 5000;
+    for (let i = 0; i < count; i++) {
+      const sum = Buffer.alloc(20);
+      sum.writeUInt32BE(i, 12);
+      text += record(`p${i}`, `Q1${sum.toString('base64')}`);
+    }
+    // The same identities again, spelled with other padding bits, in a second repository.
+    const variants = text.replace(/C:(Q1.{26})A=/g, 'C:$1B=');
+    expect(variants).not.toBe(text);
+    const universe = buildUniverse(
+      [
+        { name: 'r', entries: entries(text) },
+        { name: 's', entries: entries(variants) },
+      ],
+      'x86_64',
+    );
+    expect(universe.packages).toHaveLength(count);
+    expect(universe.packages.filter((pkg) => pkg.repos.length === 2)).toHaveLength(count);
+  });
+});

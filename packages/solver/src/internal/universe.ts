@@ -208,12 +208,14 @@ export function identityKey(checksum: string): string {
 
 /**
  * A small-integer hash of {@link identityKey}, computed without building the key for `Q1` checksums
- * (nearly every one): the universe hashes every entry of an index, 100,000 in a large one.
+ * (nearly every one): the universe hashes every entry of an index, 100,000 in a large one. A SHA-1
+ * is uniform, so four of its characters and the decoded last one are enough; a crafted index whose
+ * checksums share them only sends {@link IdentityTable} to its `Map`.
  */
 function identityHash(checksum: string): number {
   let hash = 0x811c9dc5;
   if (isQ1Sha1(checksum)) {
-    for (let i = 2; i < 28; i++) hash = Math.imul(hash ^ checksum.charCodeAt(i), 0x01000193);
+    for (let i = 2; i < 6; i++) hash = Math.imul(hash ^ checksum.charCodeAt(i), 0x01000193);
     const code = checksum.charCodeAt(28);
     hash = Math.imul(hash ^ (code < 128 ? CLEARED_VALUE[code]! : code), 0x01000193);
     return hash & 0x3fffffff;
@@ -225,57 +227,76 @@ function identityHash(checksum: string): number {
   return hash & 0x3fffffff;
 }
 
+/** Probes after which {@link IdentityTable} stops trusting its hash (a crafted index) and uses a `Map`. */
+const MAX_PROBES = 64;
+
 /**
  * Packages by identity: an open-addressing table of package ids over typed arrays (a `Map` of
- * 100,000 keys costs several times more, and every entry of every index goes through here); equal
- * hashes are told apart by {@link identityKey}.
+ * 100,000 string keys costs several times more, and every entry of every index goes through here);
+ * equal hashes are told apart by {@link identityKey}. Should a probe run long, which only crafted
+ * checksums cause, the table moves into a `Map` keyed by {@link identityKey} (V8's string hashing
+ * is seeded), so hostile input costs linear time, not quadratic.
  */
 class IdentityTable {
-  private slots = new Int32Array(1 << 12);
-  private hashes = new Int32Array(1 << 12);
-  private count = 0;
+  /** Slot `i` is `table[2i]` (package id + 1, 0 when free) and `table[2i + 1]` (its hash): one cache line. */
+  private readonly table: Int32Array;
+  private readonly mask: number;
   private readonly packages: readonly UPackage[];
+  private fallback: Map<string, UPackage> | undefined;
+  /** The free slot the last {@link get} that found nothing stopped at, for the {@link add} that follows. */
+  private freeSlot = -1;
 
-  /** @param packages - the universe's packages, by id (ids are looked up here on a hash match) */
-  constructor(packages: readonly UPackage[]) {
+  /**
+   * @param packages - the universe's packages, by id (ids are looked up here on a hash match)
+   * @param expected - how many entries will be offered: the table is sized once, at most half full
+   */
+  constructor(packages: readonly UPackage[], expected: number) {
     this.packages = packages;
+    let size = 1 << 10;
+    while (size < expected * 2) size *= 2;
+    this.table = new Int32Array(size * 2);
+    this.mask = size - 1;
   }
 
   /** The package with the identity of `checksum` (whose {@link identityHash} is `hash`), if any. */
   get(checksum: string, hash: number): UPackage | undefined {
-    const mask = this.slots.length - 1;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const id = this.slots[slot]!;
-      if (id === 0) return undefined;
-      if (this.hashes[slot] !== hash) continue;
-      const pkg = this.packages[id - 1]!;
-      const known = pkg.entry.checksum;
-      if (known === checksum || identityKey(known) === identityKey(checksum)) return pkg;
+    this.freeSlot = -1;
+    if (this.fallback !== undefined) return this.fallback.get(identityKey(checksum));
+    const { table, mask } = this;
+    for (let slot = hash & mask, probes = 0; ; slot = (slot + 1) & mask) {
+      const id = table[slot * 2]!;
+      if (id === 0) {
+        this.freeSlot = slot;
+        return undefined;
+      }
+      if (++probes > MAX_PROBES) return this.toMap().get(identityKey(checksum));
+      if (table[slot * 2 + 1] !== hash) continue;
+      const known = this.packages[id - 1]!;
+      const other = known.entry.checksum;
+      if (other === checksum || identityKey(other) === identityKey(checksum)) return known;
     }
   }
 
-  /** Record `pkg` (not yet present) under `hash`. */
+  /** Record `pkg`, for which {@link get} with `hash` just found nothing. */
   add(hash: number, pkg: UPackage): void {
-    if ((this.count + 1) * 2 > this.slots.length) this.grow();
-    this.place(hash, pkg.id + 1);
-    this.count++;
-  }
-
-  private place(hash: number, id: number): void {
-    const mask = this.slots.length - 1;
-    let slot = hash & mask;
-    while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
-    this.slots[slot] = id;
-    this.hashes[slot] = hash;
-  }
-
-  private grow(): void {
-    const { slots, hashes } = this;
-    this.slots = new Int32Array(slots.length * 2);
-    this.hashes = new Int32Array(slots.length * 2);
-    for (let slot = 0; slot < slots.length; slot++) {
-      if (slots[slot] !== 0) this.place(hashes[slot]!, slots[slot]!);
+    if (this.fallback !== undefined || this.freeSlot < 0) {
+      this.toMap().set(identityKey(pkg.entry.checksum), pkg);
+      return;
     }
+    this.table[this.freeSlot * 2] = pkg.id + 1;
+    this.table[this.freeSlot * 2 + 1] = hash;
+    this.freeSlot = -1;
+  }
+
+  private toMap(): Map<string, UPackage> {
+    if (this.fallback !== undefined) return this.fallback;
+    const map = new Map<string, UPackage>();
+    for (let slot = 0; slot <= this.mask; slot++) {
+      const id = this.table[slot * 2]!;
+      if (id !== 0) map.set(identityKey(this.packages[id - 1]!.entry.checksum), this.packages[id - 1]!);
+    }
+    this.fallback = map;
+    return map;
   }
 }
 
@@ -293,7 +314,10 @@ export function buildUniverse(repositories: readonly SolverRepository[], arch: s
   // apk-tools keys packages by their decoded identity checksum (`apk_db_pkg_add`): a later record with
   // the checksum of a known package is that package, whatever its name says, in the same repository
   // or another; the first record wins and only adds the repository.
-  const byIdentity = new IdentityTable(packages);
+  const byIdentity = new IdentityTable(
+    packages,
+    repositories.reduce((sum, repository) => sum + repository.entries.length, 0),
+  );
   const tags = new Set<string>();
   const reverseIif = new Map<NameInfo, Set<string>>();
 
