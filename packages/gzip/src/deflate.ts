@@ -231,14 +231,13 @@ class DeflatePool {
     if (load === 1) worker.ref();
     return new Promise<Uint8Array>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      // Copy: cloning a view would clone its whole underlying buffer.
-      worker.postMessage({
-        id,
-        input: job.input.slice(),
-        dictionary: job.dictionary?.slice(),
-        last: job.last,
-        level,
-      });
+      // One copy, then moved: cloning a view would clone its whole underlying buffer, and a
+      // structured clone of the copy would copy it again.
+      const input = job.input.slice();
+      const dictionary = job.dictionary?.slice();
+      const transfer: ArrayBuffer[] = [input.buffer];
+      if (dictionary !== undefined) transfer.push(dictionary.buffer);
+      worker.postMessage({ id, input, dictionary, last: job.last, level }, transfer);
     });
   }
 
