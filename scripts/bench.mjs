@@ -1,11 +1,21 @@
 #!/usr/bin/env node
 // `pnpm bench`: tk's performance figures (run `pnpm build` first). Prints a table; the README quotes it.
 // Benchmarks measure; they never fail a build. Each figure is the median of several runs.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync as zlibGzip } from 'node:zlib';
+import { gunzipSync as zlibGunzip, gzipSync as zlibGzip } from 'node:zlib';
 import pako from '../packages/gzip/node_modules/pako/dist/pako.esm.mjs';
 import { buildApk, emptyPkgInfo } from '../packages/apk/dist/index.js';
 import { closeGzipWorkers, gzip } from '../packages/gzip/dist/index.js';
@@ -216,6 +226,213 @@ if (only === undefined || only === 'startup') {
       j === 0 ? 'the floor' : `${(ms / base).toFixed(2)}x node -e 0`,
     );
   });
+}
+
+if (only === undefined || only === 'floors') {
+  // Issue #12: each figure next to the native floor measured in the same run, all in fresh processes,
+  // interleaved (one round runs every command once) so background load hits them alike; medians of 5.
+  const tk = join(root, 'apps/tk/dist/main.js');
+  const config = join(root, 'examples/apko/hello.yaml');
+  const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+  const apkBin = existsSync('/usr/local/bin/apk') ? '/usr/local/bin/apk' : undefined;
+  const work = mkdtempSync(join(tmpdir(), 'tk-bench-floors-'));
+  /** One fresh process: wall time from here, peak RSS from `/usr/bin/time` (NaN without it). */
+  const run = (cmd, args, keepStdout = false) => {
+    const rssFile = join(work, 'rss');
+    const [file, argv] = timeBin ? [timeBin, ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args];
+    const start = performance.now();
+    const r = spawnSync(file, argv, {
+      cwd: root,
+      stdio: ['ignore', keepStdout ? 'pipe' : 'ignore', 'pipe'],
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
+    const ms = performance.now() - start;
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+    const rssMiB = timeBin ? Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) / 1024 : NaN;
+    return { ms, rssMiB, stdout: r.stdout };
+  };
+  const rounds = [];
+  const measure = (name, cmd, args, before) => rounds.push({ name, cmd, args, before, samples: [] });
+  const node = ['-e', '0'];
+  measure('node', process.execPath, node);
+
+  const haveBootstrap = existsSync(join(root, '.cache/bootstrap/repo/x86_64/APKINDEX.tar.gz'));
+  const builds = [
+    ['amd64', 'amd64'],
+    ['amd64+arm64', 'amd64,arm64'],
+  ];
+  const layerBytes = {};
+  if (!haveBootstrap) {
+    console.log(
+      'floors: skipped the image builds: the bootstrap repository is missing (run ./scripts/setup.sh)',
+    );
+  } else {
+    for (const [label, archs] of builds) {
+      const cache = join(work, `cache-${label}`);
+      const out = join(work, `${label}.tar`);
+      const args = [tk, 'apko', 'build', config, 'hello:latest', out, '--arch', archs, '--cache-dir', cache];
+      // Unmeasured: warms the OS file cache and any download cache, and gives the layers for the floor.
+      run(process.execPath, args);
+      const layers = [];
+      for (const m of JSON.parse(execFileSync('tar', ['-xOf', out, 'manifest.json'], { encoding: 'utf8' }))) {
+        for (const name of m.Layers) {
+          const tar = zlibGunzip(execFileSync('tar', ['-xOf', out, name], { maxBuffer: 1 << 30 }));
+          const path = join(work, `${label}-${layers.length}.tar`);
+          writeFileSync(path, tar);
+          layers.push(path);
+          layerBytes[label] = (layerBytes[label] ?? 0) + tar.length;
+        }
+      }
+      measure(`gzip ${label}`, '/usr/bin/gzip', ['-6', '-c', ...layers]);
+      measure(`cold ${label}`, process.execPath, args, () =>
+        rmSync(join(cache, 'layers'), { recursive: true, force: true }),
+      );
+      measure(`warm ${label}`, process.execPath, args);
+    }
+  }
+
+  // The Alpine world of issue #12 against the real, signed v3.17 aarch64 index (5004 entries), offline.
+  const world = ['python3', 'git', 'openssh'];
+  const repo = join(work, 'alpine');
+  const keys = join(work, 'keys');
+  const keyName = 'alpine-devel@lists.alpinelinux.org-616ae350.rsa.pub';
+  mkdirSync(join(repo, 'aarch64'), { recursive: true });
+  mkdirSync(keys);
+  copyFileSync(
+    join(fixtures, 'alpine/v3.17-main-aarch64-APKINDEX.tar.gz'),
+    join(repo, 'aarch64/APKINDEX.tar.gz'),
+  );
+  copyFileSync(join(fixtures, 'keys', keyName), join(keys, keyName));
+  const worldConfig = join(work, 'alpine-world.yaml');
+  writeFileSync(
+    worldConfig,
+    `contents:\n  repositories:\n    - ${repo}\n  keyring:\n    - ${join(keys, keyName)}\n` +
+      `  packages:\n${world.map((p) => `    - ${p}\n`).join('')}archs:\n  - aarch64\n`,
+  );
+  const showArgs = [
+    tk,
+    'apko',
+    'show-packages',
+    worldConfig,
+    '--arch',
+    'arm64',
+    '--offline',
+    '--cache-dir',
+    join(work, 'cache-show'),
+  ];
+  const tkSet = run(process.execPath, showArgs, true)
+    .stdout.trim()
+    .split('\n')
+    .map((l) => l.split(' ')[0])
+    .sort();
+  measure('show', process.execPath, showArgs);
+  let apkNote = 'apk-tools not found, no ratio';
+  if (apkBin !== undefined) {
+    const apkRoot = join(work, 'apk-root');
+    mkdirSync(apkRoot);
+    const common = [
+      '--root',
+      apkRoot,
+      '--arch',
+      'aarch64',
+      '--repository',
+      repo,
+      '--keys-dir',
+      keys,
+      '--no-network',
+      '--no-cache',
+    ];
+    run(apkBin, [...common, 'add', '--initdb']);
+    const simulate = [...common, 'add', '--simulate', ...world];
+    const apkSet = [...run(apkBin, simulate, true).stdout.matchAll(/Installing (\S+) /g)]
+      .map((m) => m[1])
+      .sort();
+    const version = execFileSync(apkBin, ['--version'], { encoding: 'utf8' }).split(',')[0];
+    apkNote =
+      apkSet.join() === tkSet.join()
+        ? `${version}, the same ${apkSet.length} packages`
+        : `${version} DIFFERS: apk-tools ${apkSet.length} packages, tk ${tkSet.length}`;
+    measure('apk', apkBin, simulate);
+  }
+
+  for (let i = 0; i < 5; i++) {
+    for (const r of rounds) {
+      r.before?.();
+      r.samples.push(run(r.cmd, r.args));
+    }
+  }
+  const fig = (name) => {
+    const r = rounds.find((x) => x.name === name);
+    return r && { ms: median(r.samples.map((s) => s.ms)), rss: median(r.samples.map((s) => s.rssMiB)) };
+  };
+  const mib = (v) => (Number.isNaN(v) ? 'n/a' : v.toFixed(0));
+  const nodeFig = fig('node');
+  report('floor: node -e 0', nodeFig.ms.toFixed(0), 'ms', `peak RSS ${mib(nodeFig.rss)} MiB`);
+  if (haveBootstrap) {
+    for (const [label] of builds) {
+      const gz = fig(`gzip ${label}`);
+      const cold = fig(`cold ${label}`);
+      const warm = fig(`warm ${label}`);
+      const floor = gz.ms + nodeFig.ms;
+      const mb = (layerBytes[label] / 1e6).toFixed(1);
+      report(
+        `floor: gzip -6 -c of the ${label} layer tar${label.includes('+') ? 's' : ''} (${mb} MB)`,
+        gz.ms.toFixed(0),
+        'ms',
+        'layer taken from the image and gunzipped; one thread',
+      );
+      report(
+        `tk apko build hello ${label}, cold (layer compressed)`,
+        cold.ms.toFixed(0),
+        'ms',
+        `peak RSS ${mib(cold.rss)} MiB`,
+      );
+      report(
+        '  ratio: cold / (gzip + node -e 0)',
+        (cold.ms / floor).toFixed(2),
+        'x',
+        `floor ${floor.toFixed(0)} ms; RSS ${(cold.rss / nodeFig.rss).toFixed(1)}x node -e 0's`,
+      );
+      report(
+        `tk apko build hello ${label}, warm (layer cache hit)`,
+        warm.ms.toFixed(0),
+        'ms',
+        `peak RSS ${mib(warm.rss)} MiB`,
+      );
+      report(
+        '  ratio: warm / node -e 0',
+        (warm.ms / nodeFig.ms).toFixed(2),
+        'x',
+        `RSS ${(warm.rss / nodeFig.rss).toFixed(1)}x node -e 0's`,
+      );
+    }
+  }
+  const show = fig('show');
+  report(
+    `tk apko show-packages ${world.join('+')} (Alpine index)`,
+    show.ms.toFixed(0),
+    'ms',
+    `${tkSet.length} packages, peak RSS ${mib(show.rss)} MiB`,
+  );
+  const apk = fig('apk');
+  if (apk === undefined) {
+    console.log(`  ${apkNote}`);
+  } else {
+    report(
+      'floor: apk add --simulate, same world and index',
+      apk.ms.toFixed(0),
+      'ms',
+      `${apkNote}, peak RSS ${mib(apk.rss)} MiB`,
+    );
+    report(
+      '  ratio: show-packages / apk-tools',
+      (show.ms / apk.ms).toFixed(2),
+      'x',
+      `RSS ${(show.rss / apk.rss).toFixed(1)}x`,
+    );
+  }
+  rmSync(work, { recursive: true, force: true });
 }
 
 if (only === undefined || only === 'melange') {
