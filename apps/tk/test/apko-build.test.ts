@@ -19,9 +19,9 @@ import { schemaErrors } from '../../../packages/sbom/test/helpers.ts';
 import {
   buildTestrepo,
   GOLDEN,
-  GOLDEN_ANNOTATIONS,
   goldenBlob,
   layerEntries,
+  runTestrepoBuild,
   tarballFiles,
   testrepoWorkdir,
 } from './apko-support.ts';
@@ -113,17 +113,7 @@ describe("tk apko build on apko's own test configuration", () => {
     flipped[flipped.length - 30]! ^= 0x55;
     writeFileSync(join(layers, first!), flipped);
     truncateSync(join(layers, second!), statSync(join(layers, second!)).size - 1000);
-    const r = await tk(
-      dir,
-      'apko',
-      'build',
-      'apko.yaml',
-      'golden:latest',
-      'out.tar',
-      ...GOLDEN_ANNOTATIONS,
-      '--cache-dir',
-      join(dir, 'cache'),
-    );
+    const r = await runTestrepoBuild(dir);
     expect(r.code).toBe(0);
     expect(r.stderr.match(/OCI_LAYER_CACHE_CORRUPT/g)).toHaveLength(2);
     expect(readFileSync(join(dir, 'out.tar')).equals(cold)).toBe(true);

@@ -24,9 +24,12 @@ export const GOLDEN_ANNOTATIONS = [
   'org.opencontainers.image.title:Title',
 ];
 
-/** Build the apko-testrepo image; returns the workdir. */
-export async function buildTestrepo(dir = testrepoWorkdir(), ...extra: string[]): Promise<string> {
-  const r = await tk(
+/** Run the apko-testrepo build in `dir`; returns what tk printed and its exit code. */
+export function runTestrepoBuild(
+  dir: string,
+  ...extra: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return tk(
     dir,
     'apko',
     'build',
@@ -38,6 +41,11 @@ export async function buildTestrepo(dir = testrepoWorkdir(), ...extra: string[])
     join(dir, 'cache'),
     ...extra,
   );
+}
+
+/** Build the apko-testrepo image; returns the workdir. */
+export async function buildTestrepo(dir = testrepoWorkdir(), ...extra: string[]): Promise<string> {
+  const r = await runTestrepoBuild(dir, ...extra);
   if (r.code !== 0) throw new Error(`build failed: ${r.stderr}`);
   return dir;
 }

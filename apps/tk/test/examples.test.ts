@@ -18,20 +18,9 @@ import { readApk, type ApkPackage } from '@tk/apk';
 import { fromUtf8 } from '@tk/core';
 import type { TarEntry } from '@tk/tar';
 import { layerEntries, tarballFiles } from './apko-support.ts';
-import { ROOT, tk } from './helpers.ts';
+import { BOOTSTRAP_REPO, PODMAN_RUN, ROOT, tk } from './helpers.ts';
 
-const REPO = join(ROOT, '.cache/bootstrap/repo');
 const BOOTSTRAP_KEY = join(ROOT, 'test-fixtures/bootstrap/keys/tk-bootstrap.rsa.pub');
-const PODMAN_RUN = [
-  'run',
-  '--rm',
-  '--runtime',
-  'runc',
-  '--ulimit',
-  'nofile=1024:1024',
-  '--ulimit',
-  'nproc=1024:1024',
-];
 /** What a user's build writes into an example folder: never copied from the checkout. */
 const GENERATED = new Set(['packages', 'melange.rsa', 'melange.rsa.pub', 'melange-cache', 'sboms']);
 
@@ -43,7 +32,8 @@ const loaded: string[] = [];
 
 beforeAll(() => {
   expect(
-    existsSync(join(REPO, 'x86_64/APKINDEX.tar.gz')) && existsSync(join(REPO, 'aarch64/APKINDEX.tar.gz')),
+    existsSync(join(BOOTSTRAP_REPO, 'x86_64/APKINDEX.tar.gz')) &&
+      existsSync(join(BOOTSTRAP_REPO, 'aarch64/APKINDEX.tar.gz')),
     'the bootstrap repository is missing: run ./scripts/setup.sh',
   ).toBe(true);
   temp = mkdtempSync(join(tmpdir(), 'tk-examples-'));
@@ -82,7 +72,7 @@ async function melangeBuild(dir: string, arch: string): Promise<void> {
     '--signing-key',
     'melange.rsa',
     '--repository-append',
-    REPO,
+    BOOTSTRAP_REPO,
     '--keyring-append',
     BOOTSTRAP_KEY,
     '--apk-cache-dir',
@@ -101,7 +91,7 @@ async function melangeTest(dir: string, arch: string): Promise<string> {
     '--arch',
     arch,
     '--repository-append',
-    REPO,
+    BOOTSTRAP_REPO,
     '--repository-append',
     './packages',
     '--keyring-append',

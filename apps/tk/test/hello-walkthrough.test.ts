@@ -13,25 +13,14 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symli
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, tk } from './helpers.ts';
+import { BOOTSTRAP_REPO, PODMAN_RUN, ROOT, tk } from './helpers.ts';
 
-const REPO = join(ROOT, '.cache/bootstrap/repo');
 const SOURCES = join(ROOT, '.cache/bootstrap/melange-cache');
-const PODMAN_RUN = [
-  'run',
-  '--rm',
-  '--runtime',
-  'runc',
-  '--ulimit',
-  'nofile=1024:1024',
-  '--ulimit',
-  'nproc=1024:1024',
-];
 const TAG = `tk-test-walkthrough:${process.pid}`;
 /** hello and what it needs: glibc (libc6 without its iconv modules), whose libgcc-s1 brings gcc-12-base. */
 const EXPECTED = ['gcc-12-base', 'hello', 'libc6', 'libgcc-s1', 'tk-baselayout'];
 
-const ready = existsSync(join(REPO, 'x86_64/APKINDEX.tar.gz')) && existsSync(SOURCES);
+const ready = existsSync(join(BOOTSTRAP_REPO, 'x86_64/APKINDEX.tar.gz')) && existsSync(SOURCES);
 
 describe.skipIf(!ready && process.env['CI'] !== 'true')('the walkthrough (examples/hello), amd64', () => {
   const tree = mkdtempSync(join(tmpdir(), 'tk-walkthrough-'));

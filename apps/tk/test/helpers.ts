@@ -5,6 +5,19 @@ import { runCli } from '@tk/tk';
 
 export const ROOT = join(import.meta.dirname, '../../..');
 export const FIXTURES = join(ROOT, 'test-fixtures/real');
+/** The offline bootstrap repository that `scripts/setup.sh` builds. */
+export const BOOTSTRAP_REPO = join(ROOT, '.cache/bootstrap/repo');
+/** `podman run` with the flags this machine's podman needs (test-bench.md). */
+export const PODMAN_RUN = [
+  'run',
+  '--rm',
+  '--runtime',
+  'runc',
+  '--ulimit',
+  'nofile=1024:1024',
+  '--ulimit',
+  'nproc=1024:1024',
+];
 
 /** Run tk in-process; returns the exit code and what it printed. */
 export async function tk(

@@ -84,21 +84,16 @@ export function pickNext(state: SearchState): string | undefined {
   const { pending, blockers, universe } = state;
   let best: string | undefined;
   let bestKey = Number.POSITIVE_INFINITY;
-  // Names that triggered install_if packages provide. apk-tools decides a required virtual-only
-  // name as soon as one of its providers is triggered, before the triggered package itself, and
-  // so refuses it (`provides14`): a trigger does not stand in for naming a provider.
-  let triggeredNames: Set<string> | undefined;
-  for (const entry of pending.values()) {
-    if (entry.kind !== 'iif') continue;
-    triggeredNames ??= new Set();
-    for (const provider of entry.triggered ?? []) {
-      for (const provided of namesOf(provider.pkg)) triggeredNames.add(provided.name);
-    }
-  }
+  // apk-tools decides a required virtual-only name as soon as one of its providers is triggered by
+  // install_if, before the triggered package itself, and so refuses it (`provides14`): a trigger
+  // does not stand in for naming a provider. One pass collects both sides.
+  let virtualNames: string[] | undefined;
+  let triggered: Provider[][] | undefined;
   for (const [name, entry] of pending) {
+    if (entry.kind === 'iif') (triggered ??= []).push(entry.triggered ?? []);
     const info = universe.names.get(name);
     const virtualOnly = entry.kind === 'require' && info !== undefined && isVirtualOnly(info);
-    if (virtualOnly && triggeredNames?.has(name) === true) return name;
+    if (virtualOnly) (virtualNames ??= []).push(name);
     const ready = (blockers.get(name) ?? 0) === 0;
     const single =
       (entry.kind === 'iif' ? (entry.triggered?.length ?? 0) : (info?.providerPackages.length ?? 0)) === 1;
@@ -108,6 +103,14 @@ export function pickNext(state: SearchState): string | undefined {
       best = name;
       bestKey = key;
     }
+  }
+  if (virtualNames !== undefined && triggered !== undefined) {
+    const provided = new Set<string>();
+    for (const providers of triggered) {
+      for (const provider of providers) for (const item of namesOf(provider.pkg)) provided.add(item.name);
+    }
+    const first = virtualNames.find((name) => provided.has(name));
+    if (first !== undefined) return first;
   }
   return best;
 }
