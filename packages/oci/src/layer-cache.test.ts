@@ -1,11 +1,34 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRecordingLogger, utf8 } from '@tk/core';
 import type * as TkGzip from '@tk/gzip';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildLayer, type LayerEntry } from './layer.ts';
-import { createDiskLayerCache, layerCacheKey, layerCacheKeyText, type LayerCache } from './layer-cache.ts';
+import { sha256Digest } from './digest.ts';
+import {
+  createDiskLayerCache,
+  DEFAULT_LAYER_CACHE_MAX_BYTES,
+  layerCacheKey,
+  layerCacheKeyText,
+  STALE_TEMP_MS,
+  type CachedLayerBlob,
+  type LayerCache,
+} from './layer-cache.ts';
 
 // Count calls of the compressor while keeping its real output.
 const gzipCalls = vi.hoisted(() => ({ count: 0 }));
@@ -224,5 +247,244 @@ describe('buildLayer with a disk layer cache', () => {
     const layer = await buildLayer(entries(), { gzip: GZIP, layerCache: lying });
     expect(layer.digest).toBe(expected.digest);
     expect(remove).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('the disk layer cache size bound', () => {
+  const HEADER = 84;
+  /** Key number i: 64 hex digits. */
+  const key = (i: number): string => i.toString(16).padStart(64, '0');
+  /** A blob of `size` bytes, different for each i (the disk cache stores, buildLayer verifies). */
+  const blob = (i: number, size = 1000): CachedLayerBlob => {
+    const bytes = new Uint8Array(size).fill(i & 0xff);
+    return { bytes, digest: sha256Digest(bytes), size };
+  };
+  /** Entries of a cache folder: key numbers, sorted. */
+  const stored = (dir: string): number[] =>
+    readdirSync(dir)
+      .filter((name) => /^[0-9a-f]{64}$/.test(name))
+      .map((name) => parseInt(name, 16))
+      .sort((a, b) => a - b);
+  /** Set an entry's last use to `seconds` after the epoch (well in the past). */
+  const lastUsed = (path: string, seconds: number): void => utimesSync(path, seconds, seconds);
+  /** A cache with entries 1..n, used in that order, a day apart, long ago. */
+  async function seeded(n: number, maxBytes = Infinity, size = 1000) {
+    const cache = createDiskLayerCache(tempDir(), { maxBytes });
+    for (let i = 1; i <= n; i++) {
+      await cache.put(key(i), blob(i, size));
+      lastUsed(cache.pathFor(key(i)), 1_000_000 + i * 86_400);
+    }
+    return cache;
+  }
+
+  it('defaults to 1 GiB, accepts Infinity and 0, and rejects other bounds', () => {
+    const dir = tempDir();
+    expect(createDiskLayerCache(dir).maxBytes).toBe(DEFAULT_LAYER_CACHE_MAX_BYTES);
+    expect(DEFAULT_LAYER_CACHE_MAX_BYTES).toBe(2 ** 30);
+    expect(createDiskLayerCache(dir, { maxBytes: Infinity }).maxBytes).toBe(Infinity);
+    expect(createDiskLayerCache(dir, { maxBytes: 0 }).maxBytes).toBe(0);
+    for (const bad of [-1, 1.5, NaN, -Infinity])
+      expect(() => createDiskLayerCache(dir, { maxBytes: bad })).toThrow(TypeError);
+  });
+
+  it('evicts least recently used entries first, until the total is at most the bound', async () => {
+    const cache = await seeded(4);
+    // Used order, oldest first: 3, 1, 4, 2.
+    lastUsed(cache.pathFor(key(3)), 1_000);
+    lastUsed(cache.pathFor(key(2)), 9_000_000);
+    const bounded = createDiskLayerCache(join(cache.dir, '../..'), { maxBytes: 3 * (HEADER + 1000) });
+    await bounded.put(key(5), blob(5));
+    expect(stored(cache.dir)).toEqual([2, 4, 5]);
+    await bounded.put(key(6), blob(6));
+    expect(stored(cache.dir)).toEqual([2, 5, 6]);
+    // A bound between sizes: keep only as much as fits, never more.
+    const small = createDiskLayerCache(join(cache.dir, '../..'), { maxBytes: 2 * (HEADER + 1000) - 1 });
+    await small.put(key(7), blob(7));
+    expect(stored(cache.dir)).toEqual([7]);
+  });
+
+  it('keeps the total under the bound over many stores of different sizes', async () => {
+    const maxBytes = 20_000;
+    const cache = createDiskLayerCache(tempDir(), { maxBytes });
+    const total = (): number =>
+      readdirSync(cache.dir).reduce((sum, name) => sum + statSync(join(cache.dir, name)).size, 0);
+    for (let i = 1; i <= 40; i++) {
+      await cache.put(key(i), blob(i, 500 + ((i * 7919) % 5000)));
+      expect(total()).toBeLessThanOrEqual(maxBytes);
+      expect(stored(cache.dir)).toContain(i);
+      // Make the order of use strict, whatever the file system's time resolution.
+      lastUsed(cache.pathFor(key(i)), 1_000_000 + i);
+    }
+    expect(stored(cache.dir).length).toBeGreaterThan(3);
+  });
+
+  it('never evicts the entry just stored, even when alone it exceeds the bound; Infinity never evicts', async () => {
+    const zero = await seeded(3, 0);
+    await zero.put(key(4), blob(4, 5000));
+    expect(stored(zero.dir)).toEqual([4]);
+    lastUsed(zero.pathFor(key(4)), 1_000);
+    await zero.put(key(5), blob(5));
+    expect(stored(zero.dir)).toEqual([5]);
+
+    const unbounded = await seeded(10, Infinity);
+    await unbounded.put(key(11), blob(11));
+    expect(stored(unbounded.dir)).toHaveLength(11);
+  });
+
+  it('a hit marks the entry used, so it outlives entries used before it', async () => {
+    const cache = await seeded(3, 3 * (HEADER + 1000));
+    const before = statSync(cache.pathFor(key(1))).mtimeMs;
+    const hit = await cache.get(key(1));
+    expect(hit && Buffer.from(hit.bytes).equals(Buffer.from(blob(1).bytes))).toBe(true);
+    expect(statSync(cache.pathFor(key(1))).mtimeMs).toBeGreaterThan(before);
+    await cache.put(key(4), blob(4));
+    expect(stored(cache.dir)).toEqual([1, 3, 4]);
+  });
+
+  it('keeps entries another process stored or used after the one just stored', async () => {
+    const cache = await seeded(2, 0);
+    // Entry 2 was used after our store (by another build); entry 1 before it.
+    const later = Date.now() / 1000 + 3600;
+    lastUsed(cache.pathFor(key(2)), later);
+    await cache.put(key(3), blob(3));
+    expect(stored(cache.dir)).toEqual([2, 3]);
+  });
+
+  it("leaves a writer's temporary files alone, uncounted, and deletes them only when stale", async () => {
+    const cache = await seeded(2, 3 * (HEADER + 1000));
+    const live = join(cache.dir, `.${key(9)}.0123456789ab.tmp`);
+    const stale = join(cache.dir, `.${key(8)}.ba9876543210.tmp`);
+    writeFileSync(live, new Uint8Array(50_000));
+    writeFileSync(stale, new Uint8Array(50_000));
+    await cache.put(key(3), blob(3));
+    const now = statSync(cache.pathFor(key(3))).mtimeMs / 1000;
+    utimesSync(stale, now - STALE_TEMP_MS / 1000 - 60, now - STALE_TEMP_MS / 1000 - 60);
+    utimesSync(live, now - 60, now - 60);
+    // The live file's 50 KB do not count: nothing is evicted for it.
+    lastUsed(cache.pathFor(key(3)), now);
+    await cache.put(key(4), blob(4));
+    expect(stored(cache.dir)).toEqual([2, 3, 4]);
+    expect(readdirSync(cache.dir)).toContain(`.${key(9)}.0123456789ab.tmp`);
+    expect(readdirSync(cache.dir)).not.toContain(`.${key(8)}.ba9876543210.tmp`);
+  });
+
+  it('never deletes, follows or touches anything but its own regular files (hostile folder contents)', async () => {
+    const cache = await seeded(2, 0);
+    const outside = tempDir();
+    const victim = join(outside, 'victim');
+    writeFileSync(victim, 'precious\n');
+    utimesSync(victim, 1_000, 1_000);
+    const victimDir = join(outside, 'dir');
+    mkdirSync(victimDir);
+    writeFileSync(join(victimDir, 'inner'), 'precious too\n');
+    const at = (name: string): string => join(cache.dir, name);
+    // Symbolic links under a key's name and a temporary file's name, to a file and to a folder.
+    symlinkSync(victim, at(key(100)));
+    symlinkSync(victimDir, at(key(101)));
+    symlinkSync(victim, at(`.${key(102)}.000000000000.tmp`));
+    // A hard link to an outside file, under a key's name.
+    linkSync(victim, at(key(103)));
+    // Names that are almost keys, a folder under a key's name, a FIFO under a key's name.
+    for (const name of [
+      key(0xface).toUpperCase(),
+      `${key(105)}\n`,
+      `${key(106)}.old`,
+      'README',
+      `.${key(107)}.tmp`,
+    ])
+      writeFileSync(at(name), 'not an entry');
+    mkdirSync(at(key(108)));
+    writeFileSync(join(at(key(108)), 'inner'), 'keep');
+    execFileSync('mkfifo', [at(key(109))]);
+    const stale = 1_000;
+    for (const name of readdirSync(cache.dir)) {
+      const path = at(name);
+      if (lstatSync(path).isSymbolicLink()) execFileSync('touch', ['-h', '-d', '@1000', path]);
+      else utimesSync(path, stale, stale);
+    }
+
+    const logger = createRecordingLogger();
+    const hostile = createDiskLayerCache(join(cache.dir, '../..'), { maxBytes: 0, logger });
+    await hostile.put(key(1000), blob(1000));
+    const left = readdirSync(cache.dir).sort();
+    // Entries 1 and 2 and the hard link (a regular file named like a key, older) are evicted; the
+    // outside file lost only a name. Everything else stays.
+    expect(left).toEqual(
+      [
+        key(100),
+        key(101),
+        `.${key(102)}.000000000000.tmp`,
+        key(0xface).toUpperCase(),
+        `${key(105)}\n`,
+        `${key(106)}.old`,
+        'README',
+        `.${key(107)}.tmp`,
+        key(108),
+        key(109),
+        key(1000),
+      ].sort(),
+    );
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(readFileSync(join(victimDir, 'inner'), 'utf8')).toBe('precious too\n');
+    expect(readFileSync(join(at(key(108)), 'inner'), 'utf8')).toBe('keep');
+    expect(logger.messages.filter((m) => m.level === 'warn')).toEqual([]);
+
+    // Reads: a symbolic link is dropped (the link, not its target) and never followed or touched; a
+    // folder or a FIFO is unreadable, a miss, and does not block.
+    expect(await hostile.get(key(100))).toBeUndefined();
+    expect(await hostile.get(key(101))).toBeUndefined();
+    expect(await hostile.get(key(108))).toBeUndefined();
+    expect(await hostile.get(key(109))).toBeUndefined();
+    expect(readdirSync(cache.dir)).not.toContain(key(100));
+    expect(readdirSync(cache.dir)).not.toContain(key(101));
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(statSync(victim).mtimeMs).toBe(1_000_000);
+    expect(readFileSync(join(victimDir, 'inner'), 'utf8')).toBe('precious too\n');
+    expect(logger.messages.filter((m) => m.level === 'warn').map((m) => m.code)).toEqual([
+      'OCI_LAYER_CACHE_CORRUPT',
+      'OCI_LAYER_CACHE_CORRUPT',
+      'OCI_LAYER_CACHE_UNREADABLE',
+      'OCI_LAYER_CACHE_UNREADABLE',
+    ]);
+  });
+
+  it('an entry evicted under a reader is read whole or missed, never served half', async () => {
+    const cache = createDiskLayerCache(tempDir(), { maxBytes: Infinity });
+    const expected = blob(7, 300_000);
+    for (let round = 0; round < 30; round++) {
+      await cache.put(key(7), expected);
+      const [hit] = await Promise.all([cache.get(key(7)), cache.delete(key(7))]);
+      if (hit !== undefined) expect(Buffer.from(hit.bytes).equals(Buffer.from(expected.bytes))).toBe(true);
+    }
+  });
+
+  it('builds sharing one small cache concurrently all get the bytes of an uncached build', async () => {
+    const roots = Array.from({ length: 6 }, (_, i) => entries(`#${i}`));
+    const expected = await Promise.all(roots.map((root) => buildLayer(root, { gzip: GZIP })));
+    const dir = tempDir();
+    // Room for about two layers: every store evicts, and readers race the evictions of other "processes".
+    const maxBytes = 2 * (expected[0]!.size + HEADER) + 100;
+    const logger = createRecordingLogger();
+    gzipCalls.count = 0;
+    for (let round = 0; round < 4; round++) {
+      const built = await Promise.all(
+        [...roots, ...roots].map((root) =>
+          buildLayer(root, {
+            gzip: GZIP,
+            layerCache: createDiskLayerCache(dir, { maxBytes, logger }),
+            logger,
+          }),
+        ),
+      );
+      built.forEach((layer, i) => {
+        const want = expected[i % roots.length]!;
+        expect(layer.digest).toBe(want.digest);
+        expect(Buffer.from(layer.bytes).equals(Buffer.from(want.bytes))).toBe(true);
+      });
+    }
+    // Misses (concurrent, or of evicted entries) were compressed again; no reader saw a bad entry.
+    expect(gzipCalls.count).toBeGreaterThan(roots.length);
+    expect(logger.messages.filter((m) => m.level === 'warn')).toEqual([]);
+    expect(readdirSync(dir + '/layers/sha256').filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 });
