@@ -10,6 +10,13 @@ for pair in openssl:openssl python3:python3 tar:tar gzip:gzip git:git bwrap:bubb
   podman:podman runc:runc docker-registry:docker-registry htpasswd:apache2-utils qemu-aarch64-static:qemu-user-static tmux:tmux; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
+# The WebAssembly zlib's toolchain (packages/gzip/wasm/build.sh; a test rebuilds zlib.wasm and compares).
+for pair in clang-14:clang-14 wasm-ld-14:lld-14 /usr/lib/wasm32-wasi/libc.a:wasi-libc \
+  /usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a:libclang-rt-14-dev-wasm32; do
+  what="${pair%:*}"
+  if [ "${what#/}" != "$what" ]; then [ -e "$what" ] || need_apt+=("${pair##*:}"); else
+    command -v "$what" >/dev/null 2>&1 || need_apt+=("${pair##*:}"); fi
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   if [ "$(id -u)" != 0 ]; then echo "setup: run as root to install Debian packages" >&2; exit 1; fi

@@ -5,9 +5,11 @@
  * `compress/gzip` writes for a zero time, as melange does), the raw deflate stream, then CRC-32 and
  * ISIZE, little-endian.
  *
- * The deflate stream comes from pako (a pure-JavaScript port of reference zlib pinned in the lockfile),
- * so the bytes are the same on every machine, CPU and Node version; `node:zlib` is Chromium's fork,
- * whose output depends on CPU features and Node's bundled version (see docs/decisions.md).
+ * The deflate stream comes from reference zlib 1.2.13 compiled to WebAssembly (`wasm/zlib.wasm`, built
+ * reproducibly from Debian's source by `wasm/build.sh`): WebAssembly integer code gives the same bytes on
+ * every machine, CPU and Node version, and at levels 1-9 they are the bytes pako (the pure-JavaScript
+ * port tk used before) gives. `node:zlib` is Chromium's fork, whose output depends on CPU features and
+ * Node's bundled version (see docs/decisions.md §2 and §23).
  *
  * Input larger than one block is compressed pigz-style: each `blockSize` block is an independent raw
  * deflate stream primed with the previous 32 KiB as its dictionary and ended with a sync flush; the
