@@ -31,8 +31,9 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const prepared = await prepareBuild(options);
   try {
     const resolved = await resolveArchs(prepared);
-    const archs: ArchBuild[] = [];
-    for (const r of resolved) archs.push(await buildArch(prepared, r, prepared.logger));
+    const archs = await mapConcurrently(resolved, ARCH_CONCURRENCY, (r) =>
+      buildArch(prepared, r, prepared.logger),
+    );
     const created = Math.max(...archs.map((a) => a.created));
     const index = assembleIndex(
       archs.map((a) => a.image),
@@ -42,6 +43,30 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   } finally {
     await prepared.fetcher.close?.();
   }
+}
+
+/**
+ * Arches built at the same time. Two is enough to overlap one arch's fetch, tree and tar work (main
+ * thread) with the other's deflate (worker threads); more would only multiply peak memory.
+ */
+const ARCH_CONCURRENCY = 2;
+
+/** `map` with at most `limit` calls in flight; results keep the input order. */
+async function mapConcurrently<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
 }
 
 /**
