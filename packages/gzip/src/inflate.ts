@@ -6,6 +6,7 @@
  * Header (RFC 1952 §2.3): ID1 ID2 CM FLG MTIME(4) XFL OS, then optional FEXTRA (2-byte length + data),
  * FNAME and FCOMMENT (NUL-terminated), FHCRC (2 bytes). Reserved flag bits must be zero.
  */
+import { kMaxLength } from 'node:buffer';
 import { crc32, inflateRawSync } from 'node:zlib';
 import { concatBytes } from '@tk/core';
 import { GzipError } from './errors.ts';
@@ -145,6 +146,107 @@ function hexByte(b: number | undefined): string {
   return b === undefined ? '--' : b.toString(16).padStart(2, '0');
 }
 
+/** Deflate's largest possible expansion: a 258-byte match coded in 2 bits (RFC 1951 §3.2.5). */
+const MAX_DEFLATE_RATIO = 1032;
+/** Output chunk size when no usable size hint is known (node:zlib's default is 16 KiB). */
+const FALLBACK_CHUNK = 64 * 1024;
+/** Node's smallest allowed `chunkSize`. */
+const MIN_CHUNK = 64;
+/** Largest Buffer Node can make, so the largest `maxOutputLength` it accepts. */
+const MAX_BUFFER = kMaxLength;
+
+/** node:zlib's sync result with `info: true` (its typings give only the Buffer). */
+interface InflateInfo {
+  buffer: Buffer;
+  engine: { bytesWritten: number };
+}
+
+function inflateRaw(body: Uint8Array, chunkSize: number, maxOutputLength: number): InflateInfo {
+  return inflateRawSync(body, { info: true, chunkSize, maxOutputLength }) as unknown as InflateInfo;
+}
+
+function tooLarge(start: number, budget: number, cause?: unknown): GzipError {
+  return new GzipError(
+    'GZIP_TOO_LARGE',
+    `gzip member at byte ${start} decompresses to more than the ${budget}-byte limit`,
+    {
+      hint: 'the input is larger than allowed (or a decompression bomb); raise the limit only for trusted input',
+      ...(cause === undefined ? {} : { cause }),
+      data: { offset: start, limit: budget },
+    },
+  );
+}
+
+function isOutputLimit(error: unknown): boolean {
+  return (error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError;
+}
+
+function inflateError(error: unknown, start: number, budget: number): GzipError {
+  if (isOutputLimit(error)) return tooLarge(start, budget, error);
+  if ((error as { code?: string }).code === 'Z_BUF_ERROR') return truncated(start, 'deflate data');
+  return new GzipError(
+    'GZIP_BAD_DATA',
+    `gzip member at byte ${start} has corrupt deflate data: ${(error as Error).message}`,
+    {
+      hint: 'the file is corrupt: download or copy it again',
+      cause: error,
+      data: { offset: start },
+    },
+  );
+}
+
+/**
+ * The decompressed size to preallocate for the member whose deflate data starts at `bodyStart`, or
+ * `undefined` for none. The guess is the file's last four bytes: the ISIZE of its last member, which is
+ * this member's size when it is the last one (an apk's data member, where the bytes are). It is only a
+ * hint, never trusted: a file may lie in it, end early or carry trailing bytes, and earlier members have
+ * other sizes. A hint above the output budget or above what the remaining compressed bytes can expand to
+ * is refused, so a lie can cost at most an untouched allocation no larger than a real bomb of the same
+ * size could fill; a hint that is too small costs at most one aborted pass over `hint` output bytes.
+ */
+function sizeHint(data: Uint8Array, bodyStart: number, budget: number): number | undefined {
+  const available = data.length - bodyStart - TRAILER_SIZE;
+  if (available <= 0) return undefined;
+  const hint = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(data.length - 4, true);
+  return hint <= budget && hint <= MAX_BUFFER - 1 && hint <= available * MAX_DEFLATE_RATIO ? hint : undefined;
+}
+
+/**
+ * Inflate one member's deflate data. With a size hint, the first pass writes into one buffer of exactly
+ * `hint + 1` bytes and stops as soon as the output outgrows the hint; when the hint was right (the last
+ * member of a well-formed file) that buffer is the result, with no chunk list and no concatenation. A
+ * hint that is too small falls back to inflating in {@link FALLBACK_CHUNK}-byte chunks up to the budget,
+ * which alone decides GZIP_TOO_LARGE; the other errors are properties of the data, the same in either pass,
+ * so no error code depends on the hint.
+ */
+function inflateBody(body: Uint8Array, start: number, budget: number, hint: number | undefined): InflateInfo {
+  const maxOutputLength = Math.max(1, Math.min(budget, MAX_BUFFER));
+  if (hint !== undefined) {
+    try {
+      return inflateRaw(body, Math.max(MIN_CHUNK, hint + 1), Math.max(1, hint));
+    } catch (error) {
+      // More output than the hint said (or the buffer could not be had): fall back. Anything else is a
+      // property of the data, the same for any chunking.
+      if (!isOutputLimit(error)) throw inflateError(error, start, budget);
+    }
+  }
+  try {
+    return inflateRaw(body, FALLBACK_CHUNK, maxOutputLength);
+  } catch (error) {
+    throw inflateError(error, start, budget);
+  }
+}
+
+/**
+ * A view of `out`, copied into its own right-sized buffer when it sits in a much larger one (a hint that
+ * was too big, or a mostly empty chunk), so that what callers keep does not pin the slack.
+ */
+function trimmed(out: Buffer): Uint8Array {
+  const slack = out.buffer.byteLength - out.byteLength;
+  if (slack > FALLBACK_CHUNK / 4 && slack > out.byteLength >>> 3) return new Uint8Array(out);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
 function inflateMember(
   data: Uint8Array,
   start: number,
@@ -152,41 +254,14 @@ function inflateMember(
   budget: number,
 ): { data: Uint8Array; end: number } {
   const bodyStart = start + header.length;
-  let result: { buffer: Buffer; engine: { bytesWritten: number } };
-  try {
-    result = inflateRawSync(data.subarray(bodyStart), {
-      info: true,
-      maxOutputLength: Math.max(1, budget),
-    }) as unknown as typeof result;
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) {
-      throw new GzipError(
-        'GZIP_TOO_LARGE',
-        `gzip member at byte ${start} decompresses to more than the ${budget}-byte limit`,
-        {
-          hint: 'the input is larger than allowed (or a decompression bomb); raise the limit only for trusted input',
-          data: { offset: start, limit: budget },
-        },
-      );
-    }
-    if (code === 'Z_BUF_ERROR') throw truncated(start, 'deflate data');
-    throw new GzipError(
-      'GZIP_BAD_DATA',
-      `gzip member at byte ${start} has corrupt deflate data: ${(error as Error).message}`,
-      {
-        hint: 'the file is corrupt: download or copy it again',
-        cause: error,
-        data: { offset: start },
-      },
-    );
-  }
+  const result = inflateBody(data.subarray(bodyStart), start, budget, sizeHint(data, bodyStart, budget));
+  if (result.buffer.byteLength > budget) throw tooLarge(start, budget);
   const bodyEnd = bodyStart + result.engine.bytesWritten;
   if (bodyEnd + TRAILER_SIZE > data.length) throw truncated(start, 'trailer');
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const expectedCrc = view.getUint32(bodyEnd, true);
   const expectedSize = view.getUint32(bodyEnd + 4, true);
-  const out = new Uint8Array(result.buffer.buffer, result.buffer.byteOffset, result.buffer.byteLength);
+  const out = trimmed(result.buffer);
   if (crc32(out) >>> 0 !== expectedCrc || out.length >>> 0 !== expectedSize) {
     throw new GzipError('GZIP_BAD_CHECKSUM', `gzip member at byte ${start} fails its CRC-32/length check`, {
       hint: 'the file is corrupt: download or copy it again',
