@@ -370,7 +370,10 @@ export async function buildArch(
   const layerCache =
     options.cacheDir === undefined || options.layerCache === false
       ? undefined
-      : createDiskLayerCache(options.cacheDir, { logger });
+      : createDiskLayerCache(options.cacheDir, {
+          logger,
+          ...(options.layerCacheMaxBytes === undefined ? {} : { maxBytes: options.layerCacheMaxBytes }),
+        });
   const layer = await buildLayer(treeEntries(tree), {
     logger,
     ...(layerCache === undefined ? {} : { layerCache }),

@@ -32,6 +32,11 @@ export interface BuildOptions {
   cacheDir?: string;
   /** `--no-layer-cache` sets false: compress every layer even when `cacheDir` has it. Default true. */
   layerCache?: boolean;
+  /**
+   * `--layer-cache-max-size`: the compressed-layer cache's bound in bytes, enforced after each store by
+   * evicting least recently used layers; `Infinity` never evicts. Default: @tk/oci's (1 GiB).
+   */
+  layerCacheMaxBytes?: number;
   /** `--offline`: use only the cache and local folders. */
   offline?: boolean;
   /** `--ignore-signatures` / `--allow-untrusted`. */

@@ -7,7 +7,7 @@ import { homedir, arch as hostArch } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { ExitError, isTkError, stringifyCanonical, writeFileAtomic } from '@tk/core';
-import type { CliContext } from '@tk/cli';
+import { CliError, type CliContext } from '@tk/cli';
 import type { BuildOptions } from '../build/options.ts';
 import { FINDING_CODES } from '../verify/findings.ts';
 
@@ -30,10 +30,37 @@ interface CommonFlags {
   lockfile?: string;
   cacheDir?: string;
   layerCache: boolean;
+  layerCacheMaxSize?: number;
   offline: boolean;
   ignoreSignatures: boolean;
   includePaths: string[];
   workdir?: string;
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  k: 2 ** 10,
+  m: 2 ** 20,
+  g: 2 ** 30,
+  t: 2 ** 40,
+};
+
+/** Parse a size flag: a whole number of bytes, optionally with K, M, G or T (powers of 1024), or "unlimited". */
+function byteSize(name: string): (value: string) => number {
+  return (value) => {
+    if (/^unlimited$/i.test(value.trim())) return Infinity;
+    const match = /^([0-9]+)\s*([kmgt]?)(?:i?b)?$/i.exec(value.trim());
+    const bytes = match === null ? NaN : Number(match[1]) * SIZE_UNITS[match[2]!.toLowerCase()]!;
+    if (!Number.isSafeInteger(bytes))
+      throw new CliError(
+        'CLI_BAD_FLAG',
+        `${name} must be a size such as 500M or 2G, got ${JSON.stringify(value)}`,
+        {
+          hint: 'a whole number of bytes, or with K, M, G, T (powers of 1024); "unlimited" never evicts',
+        },
+      );
+    return bytes;
+  };
 }
 
 function addCommonFlags(command: Command): Command {
@@ -56,6 +83,11 @@ function addCommonFlags(command: Command): Command {
       'download cache and compressed-layer cache (default $XDG_CACHE_HOME/tk or ~/.cache/tk)',
     )
     .option('--no-layer-cache', 'compress layers again instead of reusing them from --cache-dir/layers')
+    .option(
+      '--layer-cache-max-size <size>',
+      'bound of the compressed-layer cache, least recently used layers evicted first: bytes, or K, M, G, T (powers of 1024); "unlimited" never evicts (default 1G)',
+      byteSize('--layer-cache-max-size'),
+    )
     .option('--offline', 'use only cached downloads and local repositories', false)
     .option('--ignore-signatures', 'accept unsigned or untrusted indexes (alias: --allow-untrusted)', false)
     .addOption(new Option('--allow-untrusted').hideHelp().default(false))
@@ -92,6 +124,7 @@ function buildOptions(
     ...(flags.lockfile === undefined ? {} : { lockfile: resolve(ctx.cwd, flags.lockfile) }),
     cacheDir: resolve(ctx.cwd, flags.cacheDir ?? defaultCache(ctx)),
     ...(flags.layerCache ? {} : { layerCache: false }),
+    ...(flags.layerCacheMaxSize === undefined ? {} : { layerCacheMaxBytes: flags.layerCacheMaxSize }),
     offline: flags.offline,
     allowUntrusted: flags.ignoreSignatures || flags.allowUntrusted === true,
     includePaths: flags.includePaths.map((p) => resolve(ctx.cwd, p)),
