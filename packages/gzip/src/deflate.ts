@@ -200,7 +200,6 @@ class DeflatePool {
 
   #spawn(): void {
     const worker = new Worker(new URL('../worker/deflate-worker.mjs', import.meta.url));
-    worker.unref();
     worker.on('message', (message: { id: number; output?: Uint8Array; error?: string }) => {
       const job = this.#pending.get(message.id);
       this.#pending.delete(message.id);
@@ -218,6 +217,8 @@ class DeflatePool {
       for (const job of this.#pending.values()) job.reject(error);
       this.#pending.clear();
     });
+    // After the listeners: adding a 'message' listener refs the worker's port again.
+    worker.unref();
     this.#workers.push(worker);
     this.#load.set(worker, 0);
   }
