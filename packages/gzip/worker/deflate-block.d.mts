@@ -4,3 +4,4 @@ export declare function deflateBlock(
   last: boolean,
   level: number,
 ): Uint8Array;
+export declare function deflateWhole(input: Uint8Array, level: number): Uint8Array;

@@ -37,6 +37,7 @@ export {
   layerCacheKey,
   layerCacheKeyText,
   LAYER_GZIP_WRITER_VERSION,
+  LAYER_GZIP_ENGINE,
 } from './layer-cache.ts';
 export type { LayerCache, CachedLayerBlob, DiskLayerCache, DiskLayerCacheOptions } from './layer-cache.ts';
 

@@ -85,7 +85,11 @@ describe('layerCacheKey', () => {
     expect(layerCacheKey(diffId, 1025)).not.toBe(base);
     expect(layerCacheKey(diffId, 1024, { level: 9 })).not.toBe(base);
     expect(layerCacheKey(diffId, 1024, { blockSize: 1 << 16 })).not.toBe(base);
-    expect(layerCacheKeyText(diffId, 1024)).toMatch(/gzip_writer_version \d+\ngzip_level 6\n/);
+    expect(layerCacheKey(diffId, 1024, { engine: 'libdeflate' })).toBe(base);
+    expect(layerCacheKey(diffId, 1024, { engine: 'zlib' })).not.toBe(base);
+    expect(layerCacheKeyText(diffId, 1024)).toMatch(
+      /gzip_writer_version 2\ngzip_engine libdeflate\ngzip_level 6\n/,
+    );
   });
 });
 

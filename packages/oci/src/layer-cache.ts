@@ -4,9 +4,9 @@
  * and still writes byte-identical output (docs/decisions.md §22).
  *
  * Key: the hex SHA-256 of {@link layerCacheKeyText}: the diff_id and size of the tar, the layer media type,
- * {@link LAYER_GZIP_WRITER_VERSION}, the gzip level and block size (defaults applied), and a fingerprint of
+ * {@link LAYER_GZIP_WRITER_VERSION}, the gzip engine, level and block size (defaults applied), and a fingerprint of
  * `@tk/gzip`'s output for a fixed probe input at those settings (which covers the gzip header fields and
- * the deflate implementation itself, so a change of pako or of the header changes every key on its own).
+ * the deflate implementation itself, so a change of engine or of the header changes every key on its own).
  * `threads` is not in the key: it never changes the output.
  *
  * On disk ({@link createDiskLayerCache}) one entry is one file, `<dir>/layers/sha256/<key-hex>`, written
@@ -49,7 +49,7 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { silentLogger, utf8, writeFileAtomic, type Logger } from '@tk/core';
-import { DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL, gzipSync, type GzipOptions } from '@tk/gzip';
+import { DEFAULT_BLOCK_SIZE, DEFAULT_LEVEL, gzipSync, type GzipEngine, type GzipOptions } from '@tk/gzip';
 import { digestHex, sha256Digest } from './digest.ts';
 
 /**
@@ -58,7 +58,13 @@ import { digestHex, sha256Digest } from './digest.ts';
  * every cached layer then misses once. The probe fingerprint in the key catches most such changes by
  * itself; this constant is for the ones a small single-block probe cannot see (multi-block framing).
  */
-export const LAYER_GZIP_WRITER_VERSION = 1;
+export const LAYER_GZIP_WRITER_VERSION = 2;
+
+/**
+ * The deflate engine of image layers unless the caller picks one: libdeflate, one gzip member per block
+ * (docs/decisions.md §23).
+ */
+export const LAYER_GZIP_ENGINE: GzipEngine = 'libdeflate';
 
 /** A compressed layer as a cache stores it. */
 export interface CachedLayerBlob {
@@ -105,16 +111,20 @@ const PROBE = utf8(
 
 const fingerprints = new Map<string, string>();
 
-/** The gzip settings that decide the compressed bytes, defaults applied. */
-function gzipSettings(options: GzipOptions): { level: number; blockSize: number } {
-  return { level: options.level ?? DEFAULT_LEVEL, blockSize: options.blockSize ?? DEFAULT_BLOCK_SIZE };
+/** The gzip settings that decide the compressed bytes, defaults applied (a layer's engine is libdeflate). */
+function gzipSettings(options: GzipOptions): { engine: GzipEngine; level: number; blockSize: number } {
+  return {
+    engine: options.engine ?? LAYER_GZIP_ENGINE,
+    level: options.level ?? DEFAULT_LEVEL,
+    blockSize: options.blockSize ?? DEFAULT_BLOCK_SIZE,
+  };
 }
 
-function writerFingerprint(level: number, blockSize: number): string {
-  const id = `${level}/${blockSize}`;
+function writerFingerprint(engine: GzipEngine, level: number, blockSize: number): string {
+  const id = `${engine}/${level}/${blockSize}`;
   let value = fingerprints.get(id);
   if (value === undefined) {
-    value = digestHex(sha256Digest(gzipSync(PROBE, { level, blockSize })));
+    value = digestHex(sha256Digest(gzipSync(PROBE, { engine, level, blockSize })));
     fingerprints.set(id, value);
   }
   return value;
@@ -130,16 +140,17 @@ function writerFingerprint(level: number, blockSize: number): string {
  * @throws {GzipError} GZIP_BAD_HEADER when the gzip settings are invalid
  */
 export function layerCacheKeyText(diffId: string, size: number, gzip: GzipOptions = {}): string {
-  const { level, blockSize } = gzipSettings(gzip);
+  const { engine, level, blockSize } = gzipSettings(gzip);
   return [
     'tk-layer-cache 1',
     `diff_id ${diffId}`,
     `tar_size ${size}`,
     'media_type application/vnd.oci.image.layer.v1.tar+gzip',
     `gzip_writer_version ${LAYER_GZIP_WRITER_VERSION}`,
+    `gzip_engine ${engine}`,
     `gzip_level ${level}`,
     `gzip_block_size ${blockSize}`,
-    `gzip_probe sha256:${writerFingerprint(level, blockSize)}`,
+    `gzip_probe sha256:${writerFingerprint(engine, level, blockSize)}`,
     '',
   ].join('\n');
 }

@@ -14,17 +14,18 @@
  * the target's (apko writes it first, and extractors that create links as they go cannot resolve it).
  *
  * Missing parent directories are synthesised (0755, uid/gid 0, mtime 0: what apko's `MkdirAll` leaves in
- * its in-memory tree) unless `parents: 'error'` is asked for. The compressed bytes come from `@tk/gzip`:
- * the same on every machine, but not apko's (klauspost/pgzip); the diff_id can equal apko's.
+ * its in-memory tree) unless `parents: 'error'` is asked for. The compressed bytes come from `@tk/gzip`'s
+ * libdeflate engine, one gzip member per 1 MiB block (pgzip's block size): the same on every machine, but
+ * not apko's (klauspost/pgzip); the diff_id can equal apko's.
  */
 import { gunzipSync } from 'node:zlib';
 import { compareCodePoints, isTkError, type Logger, silentLogger } from '@tk/core';
-import { gzip, type GzipOptions } from '@tk/gzip';
+import { DEFAULT_BLOCK_SIZE, gzip, type GzipOptions } from '@tk/gzip';
 import { checkEntryPath, TarWriter, type TarWriteEntry } from '@tk/tar';
 import { sha256Digest } from './digest.ts';
 import { OciError } from './errors.ts';
 import type { OciBlob } from './image.ts';
-import { layerCacheKey, type LayerCache } from './layer-cache.ts';
+import { LAYER_GZIP_ENGINE, layerCacheKey, type LayerCache } from './layer-cache.ts';
 
 /** Media type of a gzip-compressed OCI layer. */
 export const MEDIA_TYPE_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
@@ -89,7 +90,10 @@ export interface LayerOrderOptions {
 
 /** How to build a layer. */
 export interface BuildLayerOptions extends LayerOrderOptions {
-  /** Compression settings (level, block size, threads); the defaults match pgzip's block size. */
+  /**
+   * Compression settings (engine, level, block size, threads); the engine defaults to libdeflate
+   * ({@link LAYER_GZIP_ENGINE}), the block size to pgzip's.
+   */
   gzip?: GzipOptions;
   /**
    * Where compressed layers are kept between builds ({@link createDiskLayerCache}). A hit skips deflate
@@ -376,7 +380,20 @@ function tarEquals(data: Uint8Array, tar: LayerTar): boolean {
  * then the blob decompressed must equal the tar byte for byte (an entry that is intact but is not this
  * tar's layer: a key collision or a file placed there on purpose). zlib also checks the CRC-32 trailer.
  */
-function rejectCached(bytes: Uint8Array, digest: string, size: number, tar: LayerTar): string | undefined {
+/** The ISIZE of the blob's last member: the tar size for one zlib member, the last block's for libdeflate's members. */
+function lastMemberSize(tarSize: number, gzip: GzipOptions): number {
+  if ((gzip.engine ?? LAYER_GZIP_ENGINE) === 'zlib' || tarSize === 0) return tarSize % 2 ** 32;
+  const blockSize = gzip.blockSize ?? DEFAULT_BLOCK_SIZE;
+  return tarSize - Math.floor((tarSize - 1) / blockSize) * blockSize;
+}
+
+function rejectCached(
+  bytes: Uint8Array,
+  digest: string,
+  size: number,
+  tar: LayerTar,
+  gzip: GzipOptions,
+): string | undefined {
   if (bytes.length !== size) return `it holds ${bytes.length} bytes, but its record says ${size}`;
   const actual = sha256Digest(bytes);
   if (actual !== digest) return `its bytes hash to ${actual}, but its record says ${digest}`;
@@ -384,8 +401,9 @@ function rejectCached(bytes: Uint8Array, digest: string, size: number, tar: Laye
   const isize = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).readUInt32LE(
     bytes.length - GZIP_ISIZE_FROM_END,
   );
-  if (isize !== tar.size % 2 ** 32)
-    return `its gzip size field is ${isize}, but the tar is ${tar.size} bytes`;
+  const expected = lastMemberSize(tar.size, gzip);
+  if (isize !== expected)
+    return `its last gzip size field is ${isize}, but the tar's last block is ${expected} bytes`;
   let data: Uint8Array;
   try {
     data = gunzipSync(bytes, { maxOutputLength: Math.max(tar.size, 1) });
@@ -400,6 +418,7 @@ async function readCachedLayer(
   cache: LayerCache,
   key: string,
   tar: LayerTar,
+  gzip: GzipOptions,
   logger: Logger,
 ): Promise<{ bytes: Uint8Array; digest: string } | undefined> {
   let hit;
@@ -416,7 +435,7 @@ async function readCachedLayer(
     logger.debug(`layer cache: miss for ${tar.diffId} (key ${key})`);
     return undefined;
   }
-  const why = rejectCached(hit.bytes, hit.digest, hit.size, tar);
+  const why = rejectCached(hit.bytes, hit.digest, hit.size, tar, gzip);
   if (why === undefined) {
     logger.debug(`layer cache: hit for ${tar.diffId}: ${hit.digest} (${hit.size} bytes)`);
     return { bytes: hit.bytes, digest: hit.digest };
@@ -460,11 +479,13 @@ export async function buildLayer(
   const logger = options.logger ?? silentLogger;
   const tar = writeLayerTar(entries, options);
   logger.debug(`layer tar: ${tar.size} bytes, diff_id ${tar.diffId}`);
-  const gzipOptions = options.gzip ?? {};
+  const gzipOptions: GzipOptions = { engine: LAYER_GZIP_ENGINE, ...options.gzip };
   const cache = options.layerCache;
   const key = cache === undefined ? undefined : layerCacheKey(tar.diffId, tar.size, gzipOptions);
   const cached =
-    cache === undefined || key === undefined ? undefined : await readCachedLayer(cache, key, tar, logger);
+    cache === undefined || key === undefined
+      ? undefined
+      : await readCachedLayer(cache, key, tar, gzipOptions, logger);
   let bytes: Uint8Array;
   let digest: string;
   if (cached !== undefined) ({ bytes, digest } = cached);
