@@ -46,7 +46,11 @@ export interface GzipOptions {
   level?: number;
   /** Block size for parallel compression, at least 64 KiB. Default 1 MiB. Changes the output bytes. */
   blockSize?: number;
-  /** Worker threads to use; default: the machine's available parallelism (at most 8). Output is the same. */
+  /**
+   * Worker threads to use (at most one per block; one means the calling thread). Default: the machine's
+   * available parallelism (at most 8), but no more than the input pays for (zlib: one per MiB,
+   * libdeflate: one per 8 MiB). Output is the same for any number.
+   */
   threads?: number;
 }
 
@@ -225,7 +229,8 @@ export async function gzip(
   const settings = checkOptions(options);
   const chunks = asChunks(data);
   const jobs = planJobs(chunks, settings);
-  const threads = Math.max(1, Math.min(options.threads ?? defaultThreads(), jobs.length));
+  const wanted = options.threads ?? Math.min(defaultThreads(), worthwhileThreads(jobs, settings));
+  const threads = Math.max(1, Math.min(wanted, jobs.length));
   if (threads === 1)
     return frame(
       jobs.map((job) => deflateHere(job, settings)),
@@ -236,6 +241,19 @@ export async function gzip(
   const pool = getPool(threads);
   const deflated = await Promise.all(jobs.map((job) => pool.run(job, settings)));
   return frame(deflated, jobs, chunks, settings);
+}
+
+/**
+ * Input bytes below which one more thread does not pay for itself: starting a worker (a thread, its
+ * module, the WebAssembly compile; about 40 ms and 13 MiB) costs what libdeflate compresses in about 2.5 MB,
+ * and the calling thread is free anyway. Measured on the hello image (docs/decisions.md §23): 6 MB in-thread
+ * took 504 ms and 107 MiB for the whole build, on two workers 529 ms and 133 MiB.
+ */
+const MIN_BYTES_PER_THREAD: Record<GzipEngine, number> = { zlib: 1 << 20, libdeflate: 8 << 20 };
+
+function worthwhileThreads(jobs: readonly BlockJob[], { engine }: Settings): number {
+  const total = jobs.reduce((n, job) => n + job.input.length, 0);
+  return Math.max(1, Math.floor(total / MIN_BYTES_PER_THREAD[engine]));
 }
 
 function defaultThreads(): number {
