@@ -1,0 +1,1 @@
+export declare function bundleIsCurrent(manifestUrl: URL, rootUrl: URL): boolean;

@@ -1,0 +1,175 @@
+/**
+ * The bundled tk (scripts/bundle.mjs) and its launcher (apps/tk/bin/tk.mjs): the bundle runs the same code
+ * as dist/main.js, byte for byte in what it writes, and the launcher runs it only while it is current.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleIsCurrent } from '../bin/current.mjs';
+import { BOOTSTRAP_REPO, ROOT } from './helpers.ts';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tk-bundle-'));
+  dirs.push(dir);
+  return dir;
+}
+
+const DIST_MAIN = join(ROOT, 'apps/tk/dist/main.js');
+const ENV = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: tmpdir(), SOURCE_DATE_EPOCH: '0' };
+
+function run(entry: string, args: string[]): string {
+  return execFileSync(process.execPath, [entry, ...args], {
+    cwd: ROOT,
+    env: ENV,
+    encoding: 'utf8',
+    stdio: 'pipe',
+  });
+}
+
+describe('the bundle', () => {
+  let bundle = '';
+  beforeAll(() => {
+    bundle = tempDir();
+    execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs'), '--outdir', bundle], {
+      cwd: ROOT,
+      stdio: 'pipe',
+    });
+  }, 60_000);
+
+  it('lists its inputs with sizes and mtimes, and they are current', () => {
+    const manifest = JSON.parse(readFileSync(join(bundle, 'inputs.json'), 'utf8')) as {
+      inputs: [string, number, number][];
+    };
+    const paths = manifest.inputs.map(([path]) => path);
+    expect(paths).toContain('apps/tk/dist/main.js');
+    expect(paths).toContain('packages/gzip/worker/deflate-block.mjs');
+    expect(paths.some((p) => p.includes('node_modules/') && p.includes('commander'))).toBe(true);
+    expect(bundleIsCurrent(pathToFileURL(join(bundle, 'inputs.json')), pathToFileURL(`${ROOT}/`))).toBe(true);
+  });
+
+  it('builds the hello image byte for byte as dist/main.js does', () => {
+    const out = tempDir();
+    const args = (tar: string, extra: string[]) => [
+      'apko',
+      'build',
+      'examples/apko/hello.yaml',
+      'hello:latest',
+      join(out, tar),
+      '--arch',
+      'amd64,arm64',
+      '--no-layer-cache',
+      '--sbom-path',
+      join(out, tar.replace('.tar', '-sbom')),
+      ...extra,
+    ];
+    expect(BOOTSTRAP_REPO).toBeTruthy();
+    run(join(bundle, 'main.js'), args('bundle.tar', []));
+    run(DIST_MAIN, args('dist.tar', []));
+    expect(readFileSync(join(out, 'bundle.tar')).equals(readFileSync(join(out, 'dist.tar')))).toBe(true);
+  }, 60_000);
+
+  it('finds the deflate workers and WebAssembly next to their original files (a 60 MB image: two workers)', () => {
+    const out = tempDir();
+    const config = join(out, 'gcc.yaml');
+    writeFileSync(
+      config,
+      [
+        'contents:',
+        `  repositories: [${BOOTSTRAP_REPO}]`,
+        `  keyring: [${join(ROOT, 'test-fixtures/bootstrap/keys/tk-bootstrap.rsa.pub')}]`,
+        '  packages: [tk-baselayout, busybox, gcc]',
+        'archs: [x86_64]',
+        '',
+      ].join('\n'),
+    );
+    for (const [entry, tar] of [
+      [join(bundle, 'main.js'), 'bundle.tar'],
+      [DIST_MAIN, 'dist.tar'],
+    ] as const)
+      run(entry, ['apko', 'build', config, 'gcc:latest', join(out, tar), '--no-layer-cache', '--no-sbom']);
+    expect(statSync(join(out, 'dist.tar')).size).toBeGreaterThan(16 << 20);
+    expect(readFileSync(join(out, 'bundle.tar')).equals(readFileSync(join(out, 'dist.tar')))).toBe(true);
+  }, 60_000);
+
+  it('finds melange’s pipelines next to their original files', () => {
+    const args = ['melange', 'compile', 'examples/hello/melange.yaml', '--arch', 'x86_64'];
+    const fromBundle = run(join(bundle, 'main.js'), args);
+    expect(fromBundle).toBe(run(DIST_MAIN, args));
+    expect(fromBundle).toContain('./configure');
+  }, 30_000);
+});
+
+describe('bundleIsCurrent', () => {
+  const root = tempDir();
+  const file = join(root, 'a.js');
+  writeFileSync(file, 'export {};\n');
+  const manifestPath = join(root, 'inputs.json');
+  const check = () => bundleIsCurrent(pathToFileURL(manifestPath), pathToFileURL(`${root}/`));
+  const record = () => {
+    const stat = statSync(file);
+    writeFileSync(manifestPath, JSON.stringify({ inputs: [['a.js', stat.size, stat.mtimeMs]] }));
+  };
+
+  it('is true while every input keeps its size and mtime', () => {
+    record();
+    expect(check()).toBe(true);
+  });
+
+  it('is false once an input changes, even to the same size', () => {
+    record();
+    const later = new Date(statSync(file).mtimeMs + 5000);
+    utimesSync(file, later, later);
+    expect(check()).toBe(false);
+    record();
+    writeFileSync(file, 'export {}; \n');
+    expect(check()).toBe(false);
+  });
+
+  it('is false for a missing, unreadable, empty or malformed manifest, and for inputs gone or not files', () => {
+    rmSync(manifestPath, { force: true });
+    expect(check()).toBe(false);
+    for (const text of [
+      '',
+      '{',
+      'null',
+      '[]',
+      '{"inputs":[]}',
+      '{"inputs":"a.js"}',
+      '{"inputs":[[1,2,3]]}',
+      '{"inputs":[null]}',
+    ])
+      expect((writeFileSync(manifestPath, text), check()), text).toBe(false);
+    writeFileSync(manifestPath, JSON.stringify({ inputs: [['gone.js', 1, 1]] }));
+    expect(check()).toBe(false);
+    writeFileSync(manifestPath, JSON.stringify({ inputs: [['.', 4096, statSync(root).mtimeMs]] }));
+    expect(check()).toBe(false);
+  });
+});
+
+describe('the launcher', () => {
+  const launcher = join(ROOT, 'apps/tk/bin/tk.mjs');
+  const trace = (env: Record<string, string>) => {
+    const r = spawnSync(process.execPath, [launcher, '--version'], {
+      cwd: ROOT,
+      env: { ...ENV, TK_LAUNCHER_TRACE: '1', ...env },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    return r.stderr.trim();
+  };
+
+  it('runs apps/tk/bundle only while it is current, dist/main.js otherwise or when told to', () => {
+    const current = bundleIsCurrent(
+      pathToFileURL(join(ROOT, 'apps/tk/bundle/inputs.json')),
+      pathToFileURL(`${ROOT}/`),
+    );
+    expect(trace({})).toBe(current ? 'tk: running the bundle' : 'tk: running dist/main.js');
+    expect(trace({ TK_NO_BUNDLE: '1' })).toBe('tk: running dist/main.js');
+  });
+});
