@@ -23,6 +23,30 @@ const { values } = parseArgs({ options: { outdir: { type: 'string' } } });
 const outdir = resolve(values.outdir ?? join(root, 'apps/tk/bundle'));
 const staging = `${outdir}.tmp-${process.pid}`;
 
+/**
+ * Leaves undici out of the bundle, imported from its installed location by a path relative to the bundle.
+ * tk imports it only dynamically (on the first network request), and esbuild gives a dynamically imported
+ * CommonJS chunk nothing but a default export, where Node's own loader gives its named exports (`Agent`,
+ * `request`). Its entry file goes into inputs.json, so a reinstall elsewhere makes the bundle stale.
+ */
+const externalUndici = {
+  name: 'external-undici',
+  setup(b) {
+    b.onResolve({ filter: /^undici$/ }, async (args) => {
+      if (args.pluginData?.external === false) return undefined;
+      const resolved = await b.resolve(args.path, {
+        resolveDir: args.resolveDir,
+        kind: args.kind,
+        pluginData: { external: false },
+      });
+      if (resolved.errors.length > 0) return { errors: resolved.errors };
+      externalFiles.add(resolved.path);
+      return { path: `./${relative(outdir, resolved.path).split('\\').join('/')}`, external: true };
+    });
+  },
+};
+const externalFiles = new Set();
+
 /** Rewrites `import.meta.url` in first-party files to the URL of the original file, relative to the bundle. */
 const keepModuleUrls = {
   name: 'keep-module-urls',
@@ -62,11 +86,10 @@ const result = await build({
   banner: {
     js: "import { createRequire as __tkRequire } from 'node:module'; const require = __tkRequire(import.meta.url);",
   },
-  plugins: [keepModuleUrls],
+  plugins: [externalUndici, keepModuleUrls],
 });
 
-const inputs = Object.keys(result.metafile.inputs)
-  .map((path) => resolve(root, path))
+const inputs = [...Object.keys(result.metafile.inputs).map((path) => resolve(root, path)), ...externalFiles]
   .sort()
   .map((path) => {
     const stat = statSync(path);

@@ -96,6 +96,29 @@ describe('the bundle', () => {
     expect(readFileSync(join(out, 'bundle.tar')).equals(readFileSync(join(out, 'dist.tar')))).toBe(true);
   }, 60_000);
 
+  it('loads undici from where it is installed when a command goes to the network', () => {
+    // esbuild would give a bundled, dynamically imported undici no named exports (`undici.Agent is not a
+    // constructor`): the bundle imports the installed copy. Port 9 (discard) is closed on loopback here.
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(bundle, 'main.js'),
+        'apko',
+        'publish',
+        'examples/apko/hello.yaml',
+        '127.0.0.1:9/hello:latest',
+        '--arch',
+        'amd64',
+      ],
+      { cwd: ROOT, env: ENV, encoding: 'utf8' },
+    );
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('error [REGISTRY_UNAVAILABLE]');
+    expect(r.stderr).toContain('ECONNREFUSED');
+    const manifest = readFileSync(join(bundle, 'inputs.json'), 'utf8');
+    expect(manifest).toMatch(/node_modules\/[^"]*undici\/index\.js/);
+  }, 60_000);
+
   it('finds melange’s pipelines next to their original files', () => {
     const args = ['melange', 'compile', 'examples/hello/melange.yaml', '--arch', 'x86_64'];
     const fromBundle = run(join(bundle, 'main.js'), args);
