@@ -6,21 +6,31 @@ import { FIXTURES, ROOT } from './helpers.ts';
 
 // A resolve hook that fails any import of the heavy libraries a command must not load (docs/performance.md).
 const HEAVY = ['undici', 'zod', 'yaml'];
-const HOOK = `export async function resolve(specifier, context, next) {
-  if (${JSON.stringify(HEAVY)}.includes(specifier)) throw new Error('start-up loaded ' + specifier);
+// What resolving alone (show-packages) must not load: the image assembly code.
+const ASSEMBLY = ['@tk/oci', '@tk/rootfs', '@tk/sbom'];
+
+function hook(forbidden: readonly string[]): string {
+  return `export async function resolve(specifier, context, next) {
+  if (${JSON.stringify(forbidden)}.includes(specifier) || /\\/assemble\\.js$/.test(specifier))
+    throw new Error('start-up loaded ' + specifier);
   return next(specifier, context);
 }`;
-const REGISTER = `import { register } from 'node:module'; register(${JSON.stringify(
-  `data:text/javascript,${encodeURIComponent(HOOK)}`,
-)});`;
+}
 
 function runBuilt(...args: string[]): string {
+  return runBuiltWithout(HEAVY, ...args);
+}
+
+function runBuiltWithout(forbidden: readonly string[], ...args: string[]): string {
   const main = join(ROOT, 'apps/tk/dist/main.js');
   expect(existsSync(main), 'run `pnpm build` first (the test command does)').toBe(true);
+  const register = `import { register } from 'node:module'; register(${JSON.stringify(
+    `data:text/javascript,${encodeURIComponent(hook(forbidden))}`,
+  )});`;
   return execFileSync(
     process.execPath,
-    ['--import', `data:text/javascript,${encodeURIComponent(REGISTER)}`, main, ...args],
-    { encoding: 'utf8' },
+    ['--import', `data:text/javascript,${encodeURIComponent(register)}`, main, ...args],
+    { encoding: 'utf8', cwd: ROOT },
   );
 }
 
@@ -43,5 +53,19 @@ describe('start-up loads only what the command uses', () => {
       join(FIXTURES, 'apko-testrepo/x86_64/replayout-1.0.0-r0.apk'),
     );
     expect(out).toMatch(/: 0 - OK\n$/);
+  });
+
+  // The bootstrap repository (scripts/setup.sh) is a local file repository: nothing is fetched.
+  it('tk apko show-packages resolves without loading the image assembly code', () => {
+    const out = runBuiltWithout(
+      ASSEMBLY,
+      'apko',
+      'show-packages',
+      'examples/apko/hello.yaml',
+      '--arch',
+      'amd64',
+      '--offline',
+    );
+    expect(out).toMatch(/^hello /m);
   });
 });

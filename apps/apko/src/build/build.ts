@@ -8,7 +8,9 @@ import { assembleIndex, formatCreated, type IndexArtifact } from '@tk/oci';
 import { lockPackageFor, lockRepositoryFor, type LockFile, type ResolvedPackage } from '@tk/solver';
 import { buildArch, imageAnnotations, sectionDigests, type ArchBuild } from './assemble.ts';
 import type { BuildOptions } from './options.ts';
-import { prepareBuild, resolveArchs, type PreparedBuild, type ResolvedArch } from './prepare.ts';
+import { prepareBuild, resolveArchs, type PreparedBuild } from './prepare.ts';
+
+export { resolveImage } from './resolve.ts';
 
 /** A finished build, before anything is written. */
 export interface BuildResult {
@@ -67,23 +69,6 @@ async function mapConcurrently<T, R>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
   return results;
-}
-
-/**
- * Resolve without building (show-packages, lock).
- *
- * @param options - as for {@link buildImage}
- * @returns the prepared build and each arch's install list
- */
-export async function resolveImage(
-  options: BuildOptions,
-): Promise<{ prepared: PreparedBuild; resolved: ResolvedArch[] }> {
-  const prepared = await prepareBuild(options);
-  try {
-    return { prepared, resolved: await resolveArchs(prepared) };
-  } finally {
-    await prepared.fetcher.close?.();
-  }
 }
 
 /** `sha256-<base64>` of the configuration files, as apko's lock records it. */

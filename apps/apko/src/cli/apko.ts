@@ -247,7 +247,7 @@ export function apkoCommand(ctx: CliContext): Command {
           .default('name version'),
       ),
   ).action(async (config: string, flags: CommonFlags & { format: string }) => {
-    const { resolveImage } = await import('../build/build.ts');
+    const { resolveImage } = await import('../build/resolve.ts');
     const { resolved } = await resolveImage(buildOptions(ctx, config, flags));
     if (flags.format === 'json' || flags.format === 'packagelock') {
       const doc = Object.fromEntries(
