@@ -145,12 +145,12 @@ function writeTrailer(out: Uint8Array, offset: number, crc: number, size: number
 }
 
 /** zlib: one member around all the blocks' deflate output. */
-function frameOne(deflated: readonly Uint8Array[], chunks: readonly Uint8Array[]): Uint8Array {
+function frameOne(deflated: readonly Uint8Array[], jobs: readonly BlockJob[]): Uint8Array {
   let crc = 0;
   let size = 0;
-  for (const chunk of chunks) {
-    crc = crc32(chunk, crc);
-    size += chunk.length;
+  for (const { input } of jobs) {
+    crc = crc32(input, crc);
+    size += input.length;
   }
   const body = deflated.reduce((n, part) => n + part.length, 0);
   const out = new Uint8Array(GZIP_HEADER.length + body + GZIP_TRAILER_SIZE);
@@ -183,13 +183,17 @@ function deflateHere(job: BlockJob, settings: Settings): Uint8Array {
     : deflateBlock(job.input, job.dictionary, job.last, settings.level);
 }
 
-function frame(
-  deflated: readonly Uint8Array[],
-  jobs: readonly BlockJob[],
-  chunks: readonly Uint8Array[],
-  settings: Settings,
-): Uint8Array {
-  return settings.engine === 'libdeflate' ? frameMembers(deflated, jobs) : frameOne(deflated, chunks);
+function frame(deflated: readonly Uint8Array[], jobs: readonly BlockJob[], settings: Settings): Uint8Array {
+  return settings.engine === 'libdeflate' ? frameMembers(deflated, jobs) : frameOne(deflated, jobs);
+}
+
+/** Every block on the calling thread. */
+function compressHere(jobs: readonly BlockJob[], settings: Settings): Uint8Array {
+  return frame(
+    jobs.map((job) => deflateHere(job, settings)),
+    jobs,
+    settings,
+  );
 }
 
 /**
@@ -204,14 +208,7 @@ function frame(
  */
 export function gzipSync(data: Uint8Array | readonly Uint8Array[], options: GzipOptions = {}): Uint8Array {
   const settings = checkOptions(options);
-  const chunks = asChunks(data);
-  const jobs = planJobs(chunks, settings);
-  return frame(
-    jobs.map((job) => deflateHere(job, settings)),
-    jobs,
-    chunks,
-    settings,
-  );
+  return compressHere(planJobs(asChunks(data), settings), settings);
 }
 
 /**
@@ -227,20 +224,13 @@ export async function gzip(
   options: GzipOptions = {},
 ): Promise<Uint8Array> {
   const settings = checkOptions(options);
-  const chunks = asChunks(data);
-  const jobs = planJobs(chunks, settings);
+  const jobs = planJobs(asChunks(data), settings);
   const wanted = options.threads ?? Math.min(defaultThreads(), worthwhileThreads(jobs, settings));
   const threads = Math.max(1, Math.min(wanted, jobs.length));
-  if (threads === 1)
-    return frame(
-      jobs.map((job) => deflateHere(job, settings)),
-      jobs,
-      chunks,
-      settings,
-    );
+  if (threads === 1) return compressHere(jobs, settings);
   const pool = getPool(threads);
   const deflated = await Promise.all(jobs.map((job) => pool.run(job, settings)));
-  return frame(deflated, jobs, chunks, settings);
+  return frame(deflated, jobs, settings);
 }
 
 /**

@@ -3,20 +3,11 @@ import { gunzipSync, gzipSync as nodeGzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeGzipWorkers, gzip, gzipSync } from './deflate.ts';
 import { gunzip, parseGzipHeader, splitGzipMembers } from './inflate.ts';
+import { xorshiftBytes } from '../test/samples.ts';
 
 /** Deterministic pseudo-random bytes with some redundancy (xorshift32), so tests never use Math.random. */
 function sampleBytes(length: number, seed = 0x9e3779b9): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = i % 7 === 0 ? x & 0xff : (i * 31) & 0x3f;
-  }
-  return out;
+  return xorshiftBytes(length, seed, (i, x) => (i % 7 === 0 ? x & 0xff : (i * 31) & 0x3f));
 }
 
 afterAll(async () => {

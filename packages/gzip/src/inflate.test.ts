@@ -4,6 +4,7 @@ import * as zlib from 'node:zlib';
 import { gunzipSync, gzipSync as nodeGzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { gunzip, splitGzipMembers } from './inflate.ts';
+import { xorshiftBytes } from '../test/samples.ts';
 
 // Wrap node:zlib's inflateRawSync (the real one runs) to see which buffer sizes inflate.ts asks for.
 vi.mock('node:zlib', async (importOriginal) => {
@@ -38,17 +39,7 @@ function realPackages(): { name: string; bytes: Uint8Array }[] {
 
 /** Deterministic bytes that compress about 3:1 (xorshift32 mixed with a pattern). */
 function sampleBytes(length: number, seed = 0x2545f491): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = i % 3 === 0 ? x & 0xff : (i * 7) & 0x1f;
-  }
-  return out;
+  return xorshiftBytes(length, seed, (i, x) => (i % 3 === 0 ? x & 0xff : (i * 7) & 0x1f));
 }
 
 function gz(data: Uint8Array | string): Uint8Array {

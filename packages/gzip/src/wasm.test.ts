@@ -13,6 +13,7 @@ import pako from 'pako';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deflateBlock } from '../worker/deflate-block.mjs';
 import { closeGzipWorkers, gzip, gzipSync } from './deflate.ts';
+import { xorshiftBytes } from '../test/samples.ts';
 import { splitGzipMembers } from './inflate.ts';
 
 const WASM_DIR = fileURLToPath(new URL('../wasm/', import.meta.url));
@@ -39,25 +40,12 @@ function sha256(bytes: Uint8Array): string {
 
 /** Deterministic bytes of mixed redundancy (xorshift32 noise, text-like runs, zero runs). */
 function sample(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
+  return xorshiftBytes(length, seed, (i, x) => {
     const region = (i >> 12) % 4;
-    out[i] =
-      region === 0
-        ? x & 0xff
-        : region === 1
-          ? 97 + ((i * 7 + (x & 3)) % 26)
-          : region === 2
-            ? 0
-            : (i * 31) & 0x3f;
-  }
-  return out;
+    if (region === 0) return x & 0xff;
+    if (region === 1) return 97 + ((i * 7 + (x & 3)) % 26);
+    return region === 2 ? 0 : (i * 31) & 0x3f;
+  });
 }
 
 function pakoBlock(

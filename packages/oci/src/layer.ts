@@ -374,12 +374,6 @@ function tarEquals(data: Uint8Array, tar: LayerTar): boolean {
   return true;
 }
 
-/**
- * Why a cached blob cannot be the layer of this tar, or undefined when it is. The checks, cheapest first:
- * the recorded size and SHA-256 (disk corruption, truncation, a half-copied file), the gzip ISIZE field,
- * then the blob decompressed must equal the tar byte for byte (an entry that is intact but is not this
- * tar's layer: a key collision or a file placed there on purpose). zlib also checks the CRC-32 trailer.
- */
 /** The ISIZE of the blob's last member: the tar size for one zlib member, the last block's for libdeflate's members. */
 function lastMemberSize(tarSize: number, gzip: GzipOptions): number {
   if ((gzip.engine ?? LAYER_GZIP_ENGINE) === 'zlib' || tarSize === 0) return tarSize % 2 ** 32;
@@ -387,6 +381,12 @@ function lastMemberSize(tarSize: number, gzip: GzipOptions): number {
   return tarSize - Math.floor((tarSize - 1) / blockSize) * blockSize;
 }
 
+/**
+ * Why a cached blob cannot be the layer of this tar, or undefined when it is. The checks, cheapest first:
+ * the recorded size and SHA-256 (disk corruption, truncation, a half-copied file), the gzip ISIZE field,
+ * then the blob decompressed must equal the tar byte for byte (an entry that is intact but is not this
+ * tar's layer: a key collision or a file placed there on purpose). zlib also checks the CRC-32 trailer.
+ */
 function rejectCached(
   bytes: Uint8Array,
   digest: string,
