@@ -8,3 +8,4 @@ export { digest, sha256Hex, toHex, toBase64, concatBytes, utf8, fromUtf8, bytesE
 export type { HashAlgorithm } from './bytes.ts';
 export { writeFileAtomic } from './fs.ts';
 export { seededRandom } from './random.ts';
+export { mapLimit } from './concurrency.ts';

@@ -4,7 +4,7 @@
  * database, device nodes), and turn the root into one deterministic layer and its OCI config/manifest.
  */
 import { readFile } from 'node:fs/promises';
-import { digest, fromUtf8, sortedRecord, utf8, type Logger } from '@tk/core';
+import { digest, fromUtf8, mapLimit, sortedRecord, utf8, type Logger } from '@tk/core';
 import { fetchPackage, type FetchedPackage, type LoadedRepository } from '@tk/repo';
 import type { LockSection, ResolvedPackage } from '@tk/solver';
 import type { ByteRange } from '@tk/apk';
@@ -77,38 +77,30 @@ export async function fetchArchPackages(
   resolved: ResolvedArch,
 ): Promise<FetchedApk[]> {
   const { logger } = prepared;
-  const out: FetchedApk[] = new Array<FetchedApk>(resolved.packages.length);
-  let next = 0;
   let done = 0;
   const id = `fetch-${resolved.arch}`;
-  const worker = async (): Promise<void> => {
-    for (;;) {
-      const i = next++;
-      const pkg = resolved.packages[i];
-      if (pkg === undefined) return;
-      const repo: LoadedRepository | undefined = resolved.loaded.get(pkg.repository.name);
-      if (repo === undefined)
-        throw new ApkoError(
-          'APKO_LOCK_MISMATCH',
-          `package ${pkg.entry.name} comes from unknown repository ${pkg.repository.name}`,
-        );
-      const fetched = await fetchPackage(repo, pkg.entry, {
-        fetcher: prepared.fetcher,
-        logger,
-        offline: prepared.options.offline ?? false,
-        ...(prepared.cache === undefined ? {} : { cache: prepared.cache }),
-      });
-      out[i] = { resolved: pkg, fetched };
-      logger.progress({
-        id,
-        label: `fetch ${resolved.arch} packages`,
-        current: ++done,
-        total: resolved.packages.length,
-        unit: 'items',
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(FETCH_CONCURRENCY, resolved.packages.length) }, worker));
+  const out = await mapLimit(resolved.packages, FETCH_CONCURRENCY, async (pkg): Promise<FetchedApk> => {
+    const repo: LoadedRepository | undefined = resolved.loaded.get(pkg.repository.name);
+    if (repo === undefined)
+      throw new ApkoError(
+        'APKO_LOCK_MISMATCH',
+        `package ${pkg.entry.name} comes from unknown repository ${pkg.repository.name}`,
+      );
+    const fetched = await fetchPackage(repo, pkg.entry, {
+      fetcher: prepared.fetcher,
+      logger,
+      offline: prepared.options.offline ?? false,
+      ...(prepared.cache === undefined ? {} : { cache: prepared.cache }),
+    });
+    logger.progress({
+      id,
+      label: `fetch ${resolved.arch} packages`,
+      current: ++done,
+      total: resolved.packages.length,
+      unit: 'items',
+    });
+    return { resolved: pkg, fetched };
+  });
   logger.progress({
     id,
     label: `fetch ${resolved.arch} packages`,

@@ -3,7 +3,7 @@
  */
 import { createHash } from 'node:crypto';
 import { basename, relative } from 'node:path';
-import { toBase64, type Logger } from '@tk/core';
+import { mapLimit, toBase64, type Logger } from '@tk/core';
 import { assembleIndex, formatCreated, type IndexArtifact } from '@tk/oci';
 import { lockPackageFor, lockRepositoryFor, type LockFile, type ResolvedPackage } from '@tk/solver';
 import { buildArch, imageAnnotations, sectionDigests, type ArchBuild } from './assemble.ts';
@@ -33,9 +33,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const prepared = await prepareBuild(options);
   try {
     const resolved = await resolveArchs(prepared);
-    const archs = await mapConcurrently(resolved, ARCH_CONCURRENCY, (r) =>
-      buildArch(prepared, r, prepared.logger),
-    );
+    const archs = await mapLimit(resolved, ARCH_CONCURRENCY, (r) => buildArch(prepared, r, prepared.logger));
     const created = Math.max(...archs.map((a) => a.created));
     const index = assembleIndex(
       archs.map((a) => a.image),
@@ -52,24 +50,6 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
  * thread) with the other's deflate (worker threads); more would only multiply peak memory.
  */
 const ARCH_CONCURRENCY = 2;
-
-/** `map` with at most `limit` calls in flight; results keep the input order. */
-async function mapConcurrently<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
-}
 
 /** `sha256-<base64>` of the configuration files, as apko's lock records it. */
 function configChecksum(prepared: PreparedBuild): string {

@@ -15,8 +15,8 @@
  * idempotent: same bytes, same digest). A `Docker-Content-Digest` the registry returns must equal the
  * content's digest. Any failure throws: nothing is reported as pushed unless everything was.
  */
-import { sha256Hex } from '@tk/core';
-import { ClientContext, mapLimit, type RegistryClientOptions } from './client.ts';
+import { mapLimit, sha256Hex } from '@tk/core';
+import { ClientContext, type RegistryClientOptions } from './client.ts';
 import { RegistryError } from './errors.ts';
 import { backoffDelay, header, redactUrl, TransientFailure, type HttpResponse } from './http.ts';
 import { formatReference, parseReference, type RegistryReference } from './reference.ts';
