@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Bundles the built tk binary (apps/tk/dist/main.js and everything it imports, node_modules included)
-// into apps/tk/bundle/ with esbuild: ES modules split at every dynamic import, so each command still
-// loads only its own code, from about 60 files instead of several hundred (docs/performance.md).
+// Bundles the built tk binary (apps/tk/dist/process.js and everything it imports, node_modules included)
+// into one CommonJS file, apps/tk/bundle/tk.cjs, with esbuild. apps/tk/bin/tk.mjs compiles it with a V8
+// code cache kept next to it, so a command neither resolves several hundred modules nor parses and compiles
+// the functions it ran last time (docs/performance.md, decision 26).
 //
 //   node scripts/bundle.mjs [--outdir DIR]     (pnpm run build runs it after tsc -b)
 //
@@ -10,6 +11,7 @@
 // dependency) makes the launcher run dist/main.js instead. Files that code finds next to itself through
 // `import.meta.url` (the deflate worker, the WebAssembly modules, melange's pipelines) stay where they are:
 // in bundled code, `import.meta.url` becomes the original file's URL, relative to the bundle.
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,17 +19,20 @@ import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const entry = join(root, 'apps/tk/dist/main.js');
+const entry = join(root, 'apps/tk/dist/process.js');
 const { values } = parseArgs({ options: { outdir: { type: 'string' } } });
 // --outdir is for tests; apps/tk/bin/tk.mjs runs only apps/tk/bundle.
 const outdir = resolve(values.outdir ?? join(root, 'apps/tk/bundle'));
 const staging = `${outdir}.tmp-${process.pid}`;
+const bundleName = 'tk.cjs';
+
+/** A path from the bundle's folder, as a JavaScript string literal. */
+const fromBundle = (path) => JSON.stringify(relative(outdir, path).split('\\').join('/'));
 
 /**
- * Leaves undici out of the bundle, imported from its installed location by a path relative to the bundle.
- * tk imports it only dynamically (on the first network request), and esbuild gives a dynamically imported
- * CommonJS chunk nothing but a default export, where Node's own loader gives its named exports (`Agent`,
- * `request`). Its entry file goes into inputs.json, so a reinstall elsewhere makes the bundle stale.
+ * Leaves undici out of the bundle, required from its installed location by a path relative to the bundle
+ * (the launcher's `require` resolves from the bundle's folder). tk loads it only on the first network
+ * request. Its entry file goes into inputs.json, so a reinstall elsewhere makes the bundle stale.
  */
 const externalUndici = {
   name: 'external-undici',
@@ -41,26 +46,26 @@ const externalUndici = {
       });
       if (resolved.errors.length > 0) return { errors: resolved.errors };
       externalFiles.add(resolved.path);
-      return { path: `./${relative(outdir, resolved.path).split('\\').join('/')}`, external: true };
+      return { path: `./${JSON.parse(fromBundle(resolved.path))}`, external: true };
     });
   },
 };
 const externalFiles = new Set();
 
-/** Rewrites `import.meta.url` in first-party files to the URL of the original file, relative to the bundle. */
+/**
+ * Rewrites `import.meta.url` in first-party files to the URL of the original file, relative to the bundle
+ * (`__tkBundleUrl` is set by the banner from the bundle's own file name).
+ */
 const keepModuleUrls = {
   name: 'keep-module-urls',
   setup(b) {
     b.onLoad({ filter: /\.(m?js)$/ }, (args) => {
-      if (args.path.includes('/node_modules/')) return undefined;
       const text = readFileSync(args.path, 'utf8');
-      if (!text.includes('import.meta.url')) return undefined;
-      const fromBundle = relative(outdir, args.path).split('\\').join('/');
+      if (!text.includes('import.meta')) return undefined;
+      if (args.path.includes('/node_modules/'))
+        return { errors: [{ text: `${args.path} uses import.meta, which the CommonJS bundle cannot keep` }] };
       return {
-        contents: text.replaceAll(
-          'import.meta.url',
-          `new URL(${JSON.stringify(fromBundle)}, import.meta.url).href`,
-        ),
+        contents: text.replaceAll('import.meta.url', `new URL(${fromBundle(args.path)}, __tkBundleUrl).href`),
         loader: 'js',
       };
     });
@@ -71,37 +76,41 @@ const start = performance.now();
 rmSync(staging, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: { main: entry },
+  entryPoints: [entry],
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
-  outdir: staging,
+  outfile: join(staging, bundleName),
   metafile: true,
   sourcemap: false,
   legalComments: 'none',
   logLevel: 'warning',
-  // CommonJS dependencies (commander, yaml, undici) call require(); ES module output has none.
-  banner: {
-    js: "import { createRequire as __tkRequire } from 'node:module'; const require = __tkRequire(import.meta.url);",
-  },
+  // `import()` of undici becomes `require()`: code compiled by vm.Script has no dynamic import.
+  supported: { 'dynamic-import': false },
+  banner: { js: 'const __tkBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
   plugins: [externalUndici, keepModuleUrls],
 });
 
-const inputs = [...Object.keys(result.metafile.inputs).map((path) => resolve(root, path)), ...externalFiles]
+const code = readFileSync(join(staging, bundleName));
+const inputs = [
+  ...Object.keys(result.metafile.inputs)
+    .filter((path) => !path.includes(':'))
+    .map((path) => resolve(root, path)),
+  ...externalFiles,
+]
   .sort()
   .map((path) => {
     const stat = statSync(path);
     return [relative(root, path), stat.size, stat.mtimeMs];
   });
-writeFileSync(join(staging, 'inputs.json'), `${JSON.stringify({ entry: 'main.js', inputs })}\n`);
-writeFileSync(join(staging, 'package.json'), '{ "type": "module" }\n');
+// sha256 names the code cache: V8 checks a cache against the source's length only.
+const sha256 = createHash('sha256').update(code).digest('hex');
+writeFileSync(join(staging, 'inputs.json'), `${JSON.stringify({ entry: bundleName, sha256, inputs })}\n`);
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(dirname(outdir), { recursive: true });
 renameSync(staging, outdir);
-const files = Object.keys(result.metafile.outputs).length;
 process.stdout.write(
-  `bundle: ${files} files from ${inputs.length} inputs in ${relative(root, outdir)} ` +
-    `(${((performance.now() - start) / 1000).toFixed(1)} s)\n`,
+  `bundle: ${relative(root, join(outdir, bundleName))} (${(code.length / 1048576).toFixed(1)} MiB) from ` +
+    `${inputs.length} inputs (${((performance.now() - start) / 1000).toFixed(1)} s)\n`,
 );

@@ -1,8 +1,10 @@
 /**
  * The bundled tk (scripts/bundle.mjs) and its launcher (apps/tk/bin/tk.mjs): the bundle runs the same code
- * as dist/main.js, byte for byte in what it writes, and the launcher runs it only while it is current.
+ * as dist/main.js, byte for byte in what it writes, with and without its code cache, and the launcher runs
+ * it only while it is current.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,37 +24,67 @@ function tempDir(): string {
 const DIST_MAIN = join(ROOT, 'apps/tk/dist/main.js');
 const ENV = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: tmpdir(), SOURCE_DATE_EPOCH: '0' };
 
-function run(entry: string, args: string[]): string {
+function run(entry: string, args: string[], env: Record<string, string> = {}): string {
   return execFileSync(process.execPath, [entry, ...args], {
     cwd: ROOT,
-    env: ENV,
+    env: { ...ENV, ...env },
     encoding: 'utf8',
     stdio: 'pipe',
   });
 }
 
+/** A launcher for a bundle made elsewhere, as apps/tk/bin/tk.mjs runs apps/tk/bundle. */
+function writeRunner(bundle: string): string {
+  const runner = join(bundle, 'run.mjs');
+  writeFileSync(
+    runner,
+    [
+      "import { readFileSync } from 'node:fs';",
+      `import { loadBundle } from ${JSON.stringify(pathToFileURL(join(ROOT, 'apps/tk/bin/code-cache.mjs')).href)};`,
+      "const manifest = JSON.parse(readFileSync(new URL('inputs.json', import.meta.url), 'utf8'));",
+      'const { exports, cache } = loadBundle(',
+      "  new URL(manifest.entry, import.meta.url).pathname, manifest.sha256, process.argv.slice(2, 4).join(' '),",
+      "  process.env.TK_NO_CODE_CACHE !== '1');",
+      'process.stderr.write(`code cache: ${cache}\\n`);',
+      'process.exitCode = await exports.runProcess();',
+      '',
+    ].join('\n'),
+  );
+  return runner;
+}
+
 describe('the bundle', () => {
   let bundle = '';
+  let runner = '';
   beforeAll(() => {
     bundle = tempDir();
     execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs'), '--outdir', bundle], {
       cwd: ROOT,
       stdio: 'pipe',
     });
+    runner = writeRunner(bundle);
   }, 60_000);
 
   it('lists its inputs with sizes and mtimes, and they are current', () => {
     const manifest = JSON.parse(readFileSync(join(bundle, 'inputs.json'), 'utf8')) as {
+      entry: string;
+      sha256: string;
       inputs: [string, number, number][];
     };
+    expect(manifest.entry).toBe('tk.cjs');
+    expect(manifest.sha256).toBe(
+      createHash('sha256')
+        .update(readFileSync(join(bundle, 'tk.cjs')))
+        .digest('hex'),
+    );
     const paths = manifest.inputs.map(([path]) => path);
-    expect(paths).toContain('apps/tk/dist/main.js');
+    expect(paths).toContain('apps/tk/dist/process.js');
     expect(paths).toContain('packages/gzip/worker/deflate-block.mjs');
     expect(paths.some((p) => p.includes('node_modules/') && p.includes('commander'))).toBe(true);
     expect(bundleIsCurrent(pathToFileURL(join(bundle, 'inputs.json')), pathToFileURL(`${ROOT}/`))).toBe(true);
   });
 
-  it('builds the hello image byte for byte as dist/main.js does', () => {
+  it('builds the hello image byte for byte as dist/main.js does, compiled from source and from its code cache', () => {
     const out = tempDir();
     const args = (tar: string, extra: string[]) => [
       'apko',
@@ -68,9 +100,22 @@ describe('the bundle', () => {
       ...extra,
     ];
     expect(BOOTSTRAP_REPO).toBeTruthy();
-    run(join(bundle, 'main.js'), args('bundle.tar', []));
+    const cacheRun = (tar: string) => {
+      const r = spawnSync(process.execPath, [runner, ...args(tar, [])], {
+        cwd: ROOT,
+        env: ENV,
+        encoding: 'utf8',
+      });
+      expect(r.status, r.stderr).toBe(0);
+      return r.stderr.split('\n')[0];
+    };
+    expect(cacheRun('miss.tar')).toBe('code cache: miss');
+    expect(cacheRun('hit.tar')).toBe('code cache: hit');
+    run(runner, args('source.tar', []), { TK_NO_CODE_CACHE: '1' });
     run(DIST_MAIN, args('dist.tar', []));
-    expect(readFileSync(join(out, 'bundle.tar')).equals(readFileSync(join(out, 'dist.tar')))).toBe(true);
+    const dist = readFileSync(join(out, 'dist.tar'));
+    for (const tar of ['miss.tar', 'hit.tar', 'source.tar'])
+      expect(readFileSync(join(out, tar)).equals(dist), tar).toBe(true);
   }, 60_000);
 
   it('finds the deflate workers and WebAssembly next to their original files (a 60 MB image: two workers)', () => {
@@ -88,7 +133,7 @@ describe('the bundle', () => {
       ].join('\n'),
     );
     for (const [entry, tar] of [
-      [join(bundle, 'main.js'), 'bundle.tar'],
+      [runner, 'bundle.tar'],
       [DIST_MAIN, 'dist.tar'],
     ] as const)
       run(entry, ['apko', 'build', config, 'gcc:latest', join(out, tar), '--no-layer-cache', '--no-sbom']);
@@ -101,15 +146,7 @@ describe('the bundle', () => {
     // constructor`): the bundle imports the installed copy. Port 9 (discard) is closed on loopback here.
     const r = spawnSync(
       process.execPath,
-      [
-        join(bundle, 'main.js'),
-        'apko',
-        'publish',
-        'examples/apko/hello.yaml',
-        '127.0.0.1:9/hello:latest',
-        '--arch',
-        'amd64',
-      ],
+      [runner, 'apko', 'publish', 'examples/apko/hello.yaml', '127.0.0.1:9/hello:latest', '--arch', 'amd64'],
       { cwd: ROOT, env: ENV, encoding: 'utf8' },
     );
     expect(r.status).not.toBe(0);
@@ -121,7 +158,7 @@ describe('the bundle', () => {
 
   it('finds melange’s pipelines next to their original files', () => {
     const args = ['melange', 'compile', 'examples/hello/melange.yaml', '--arch', 'x86_64'];
-    const fromBundle = run(join(bundle, 'main.js'), args);
+    const fromBundle = run(runner, args);
     expect(fromBundle).toBe(run(DIST_MAIN, args));
     expect(fromBundle).toContain('./configure');
   }, 30_000);
@@ -192,7 +229,12 @@ describe('the launcher', () => {
       pathToFileURL(join(ROOT, 'apps/tk/bundle/inputs.json')),
       pathToFileURL(`${ROOT}/`),
     );
-    expect(trace({})).toBe(current ? 'tk: running the bundle' : 'tk: running dist/main.js');
+    expect(trace({})).toMatch(
+      current
+        ? /^tk: running the bundle \(code cache: (hit|miss|rejected)\)$/
+        : /^tk: running dist\/main\.js$/,
+    );
+    if (current) expect(trace({ TK_NO_CODE_CACHE: '1' })).toBe('tk: running the bundle (code cache: off)');
     expect(trace({ TK_NO_BUNDLE: '1' })).toBe('tk: running dist/main.js');
   });
 });

@@ -194,22 +194,29 @@ export function formatReference(ref: RegistryReference): string {
   return text;
 }
 
-const loopback = new BlockList();
-loopback.addSubnet('127.0.0.0', 8, 'ipv4');
-loopback.addAddress('::1', 'ipv6');
+/** Built on first use: loading the module creates no native objects and costs nothing. */
+let ranges: { loopback: BlockList; private: BlockList } | undefined;
 
-const privateRanges = new BlockList();
-privateRanges.addSubnet('127.0.0.0', 8, 'ipv4');
-privateRanges.addSubnet('10.0.0.0', 8, 'ipv4');
-privateRanges.addSubnet('172.16.0.0', 12, 'ipv4');
-privateRanges.addSubnet('192.168.0.0', 16, 'ipv4');
-privateRanges.addSubnet('169.254.0.0', 16, 'ipv4');
-privateRanges.addSubnet('100.64.0.0', 10, 'ipv4');
-privateRanges.addSubnet('0.0.0.0', 8, 'ipv4');
-privateRanges.addAddress('::1', 'ipv6');
-privateRanges.addAddress('::', 'ipv6');
-privateRanges.addSubnet('fc00::', 7, 'ipv6');
-privateRanges.addSubnet('fe80::', 10, 'ipv6');
+function addressRanges(): { loopback: BlockList; private: BlockList } {
+  if (ranges !== undefined) return ranges;
+  const loopback = new BlockList();
+  loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+  loopback.addAddress('::1', 'ipv6');
+  const privateRanges = new BlockList();
+  privateRanges.addSubnet('127.0.0.0', 8, 'ipv4');
+  privateRanges.addSubnet('10.0.0.0', 8, 'ipv4');
+  privateRanges.addSubnet('172.16.0.0', 12, 'ipv4');
+  privateRanges.addSubnet('192.168.0.0', 16, 'ipv4');
+  privateRanges.addSubnet('169.254.0.0', 16, 'ipv4');
+  privateRanges.addSubnet('100.64.0.0', 10, 'ipv4');
+  privateRanges.addSubnet('0.0.0.0', 8, 'ipv4');
+  privateRanges.addAddress('::1', 'ipv6');
+  privateRanges.addAddress('::', 'ipv6');
+  privateRanges.addSubnet('fc00::', 7, 'ipv6');
+  privateRanges.addSubnet('fe80::', 10, 'ipv6');
+  ranges = { loopback, private: privateRanges };
+  return ranges;
+}
 
 /** Strip a port and IPv6 brackets: `[::1]:5000` → `::1`, `127.0.0.1:80` → `127.0.0.1`, `::1` → `::1`. */
 function bareHost(host: string): string {
@@ -233,8 +240,8 @@ function bareHost(host: string): string {
 export function isLoopback(host: string): boolean {
   const bare = bareHost(host).toLowerCase();
   if (bare === 'localhost') return true;
-  if (isIPv4(bare)) return loopback.check(bare, 'ipv4');
-  if (isIPv6(bare)) return loopback.check(bare, 'ipv6');
+  if (isIPv4(bare)) return addressRanges().loopback.check(bare, 'ipv4');
+  if (isIPv6(bare)) return addressRanges().loopback.check(bare, 'ipv6');
   return false;
 }
 
@@ -248,7 +255,7 @@ export function isLoopback(host: string): boolean {
  */
 export function isPrivateAddress(host: string): boolean {
   const bare = bareHost(host).toLowerCase();
-  if (isIPv4(bare)) return privateRanges.check(bare, 'ipv4');
-  if (isIPv6(bare)) return privateRanges.check(bare, 'ipv6');
+  if (isIPv4(bare)) return addressRanges().private.check(bare, 'ipv4');
+  if (isIPv6(bare)) return addressRanges().private.check(bare, 'ipv6');
   return false;
 }
