@@ -309,3 +309,97 @@ export function gunzip(data: Uint8Array, options: GunzipOptions = {}): Uint8Arra
   if (members.length === 1 && members[0] !== undefined) return members[0].data;
   return concatBytes(members.map((m) => m.data));
 }
+
+/** Options for {@link gunzipMismatch}. */
+export interface GunzipMismatchOptions {
+  /**
+   * The decompressed size members usually have (a writer's block size): each member is inflated into one
+   * buffer of that size plus one byte, so a member of that size or less costs one pass and no copies.
+   * Default: the whole expected size.
+   */
+  memberSize?: number;
+}
+
+/**
+ * Why `data` is not a well-formed gzip file whose decompressed bytes are exactly `expected`, or undefined
+ * when it is. Every member's header, deflate data, CRC-32 and length are checked, and each member's output
+ * is compared with the expected bytes as it comes, so nothing is inflated beyond `expected`'s size in total
+ * and no concatenated copy is made. Members may split the content anywhere. Proves that a cached blob is
+ * the compression of given content (`@tk/oci`'s layer cache).
+ *
+ * @param data - gzip bytes
+ * @param expected - the content, in pieces (a tar writer's chunks), concatenated
+ * @param options - the usual member size
+ * @returns a reason, or undefined when `data` decompresses to `expected`
+ * @example
+ * gunzipMismatch(gzipSync(utf8('hi')), [utf8('hi')]) // undefined
+ */
+export function gunzipMismatch(
+  data: Uint8Array,
+  expected: readonly Uint8Array[],
+  options: GunzipMismatchOptions = {},
+): string | undefined {
+  let total = 0;
+  for (const piece of expected) total += piece.length;
+  const hint = options.memberSize ?? total;
+  const memberSize = Number.isSafeInteger(hint) && hint > 0 ? Math.min(hint, total) : total;
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let offset = 0;
+  let produced = 0;
+  let piece = 0;
+  let pieceOffset = 0;
+  /** Compare `out` with the expected bytes at `produced`. */
+  const matches = (out: Uint8Array): boolean => {
+    let done = 0;
+    while (done < out.length) {
+      const current = expected[piece];
+      if (current === undefined) return false;
+      const n = Math.min(current.length - pieceOffset, out.length - done);
+      if (Buffer.compare(out.subarray(done, done + n), current.subarray(pieceOffset, pieceOffset + n)) !== 0)
+        return false;
+      done += n;
+      pieceOffset += n;
+      if (pieceOffset === current.length) {
+        piece += 1;
+        pieceOffset = 0;
+      }
+    }
+    return true;
+  };
+  if (data.length === 0) return 'it is empty';
+  while (offset < data.length) {
+    let header: GzipHeader;
+    try {
+      header = parseGzipHeader(data, offset);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    const left = total - produced;
+    const bodyStart = offset + header.length;
+    let result: InflateInfo;
+    try {
+      result = inflateRaw(
+        data.subarray(bodyStart),
+        Math.max(MIN_CHUNK, Math.min(memberSize, left) + 1),
+        Math.max(left, 1),
+      );
+    } catch (error) {
+      if (isOutputLimit(error)) return `it decompresses to more than the expected ${total} bytes`;
+      return inflateError(error, offset, left).message;
+    }
+    const out = result.buffer;
+    if (out.length > left) return `it decompresses to more than the expected ${total} bytes`;
+    const bodyEnd = bodyStart + result.engine.bytesWritten;
+    if (bodyEnd + TRAILER_SIZE > data.length) return truncated(offset, 'trailer').message;
+    if (!matches(out)) return `its member at byte ${offset} differs from the expected bytes`;
+    if (
+      crc32(out) >>> 0 !== view.getUint32(bodyEnd, true) ||
+      out.length >>> 0 !== view.getUint32(bodyEnd + 4, true)
+    )
+      return `its member at byte ${offset} fails its CRC-32/length check`;
+    produced += out.length;
+    offset = bodyEnd + TRAILER_SIZE;
+  }
+  if (produced !== total) return `it decompresses to ${produced} bytes, not the expected ${total}`;
+  return undefined;
+}

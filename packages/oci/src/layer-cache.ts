@@ -257,6 +257,22 @@ const OPEN_ENTRY_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (con
 
 const errorCode = (error: unknown): string | undefined => (error as { code?: string }).code;
 
+/**
+ * Read an open regular file of `size` bytes with as few reads as the kernel allows (one, for a file in the
+ * page cache), where `FileHandle.readFile` reads 512 KiB at a time, each a round trip to the thread pool.
+ * A file that changed size since its stat gives what was read up to `size` bytes; decoding rejects it.
+ */
+async function readWhole(handle: FileHandle, size: number): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(size);
+  let filled = 0;
+  while (filled < size) {
+    const { bytesRead } = await handle.read(bytes, filled, size - filled, filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return bytes.subarray(0, filled);
+}
+
 /** A regular file of the entries' folder that eviction may delete. */
 interface EvictionCandidate {
   name: string;
@@ -402,7 +418,7 @@ export function createDiskLayerCache(cacheDir: string, options: DiskLayerCacheOp
       try {
         const stats = await handle.stat();
         if (!stats.isFile()) return unreadable(path, 'it is not a regular file');
-        const entry = decodeEntry(await handle.readFile(), key);
+        const entry = decodeEntry(await readWhole(handle, stats.size), key);
         if (typeof entry === 'string') return await drop(path, key, entry);
         // A hit: mark the entry used for eviction. On the open file, so a file renamed over it since is
         // not touched; not through a hard link that may be shared with a file outside the cache.

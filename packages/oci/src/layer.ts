@@ -18,9 +18,8 @@
  * libdeflate engine, one gzip member per 1 MiB block (pgzip's block size): the same on every machine, but
  * not apko's (klauspost/pgzip); the diff_id can equal apko's.
  */
-import { gunzipSync } from 'node:zlib';
 import { compareCodePoints, isTkError, type Logger, silentLogger } from '@tk/core';
-import { DEFAULT_BLOCK_SIZE, gzip, type GzipOptions } from '@tk/gzip';
+import { DEFAULT_BLOCK_SIZE, gunzipMismatch, gzip, type GzipOptions } from '@tk/gzip';
 import { checkEntryPath, TarWriter, type TarWriteEntry } from '@tk/tar';
 import { sha256Digest } from './digest.ts';
 import { OciError } from './errors.ts';
@@ -364,16 +363,6 @@ export function writeLayerTar(entries: readonly LayerEntry[], options: LayerOrde
 const GZIP_TRAILER_SIZE = 8;
 const GZIP_ISIZE_FROM_END = 4;
 
-function tarEquals(data: Uint8Array, tar: LayerTar): boolean {
-  if (data.length !== tar.size) return false;
-  let offset = 0;
-  for (const chunk of tar.chunks) {
-    if (Buffer.compare(chunk, data.subarray(offset, offset + chunk.length)) !== 0) return false;
-    offset += chunk.length;
-  }
-  return true;
-}
-
 /** The ISIZE of the blob's last member: the tar size for one zlib member, the last block's for libdeflate's members. */
 function lastMemberSize(tarSize: number, gzip: GzipOptions): number {
   if ((gzip.engine ?? LAYER_GZIP_ENGINE) === 'zlib' || tarSize === 0) return tarSize % 2 ** 32;
@@ -385,7 +374,8 @@ function lastMemberSize(tarSize: number, gzip: GzipOptions): number {
  * Why a cached blob cannot be the layer of this tar, or undefined when it is. The checks, cheapest first:
  * the recorded size and SHA-256 (disk corruption, truncation, a half-copied file), the gzip ISIZE field,
  * then the blob decompressed must equal the tar byte for byte (an entry that is intact but is not this
- * tar's layer: a key collision or a file placed there on purpose). zlib also checks the CRC-32 trailer.
+ * tar's layer: a key collision or a file placed there on purpose), member by member, with every member's
+ * CRC-32 and length (`gunzipMismatch`: one inflate pass per member, no decompressed copy of the layer).
  */
 function rejectCached(
   bytes: Uint8Array,
@@ -404,14 +394,11 @@ function rejectCached(
   const expected = lastMemberSize(tar.size, gzip);
   if (isize !== expected)
     return `its last gzip size field is ${isize}, but the tar's last block is ${expected} bytes`;
-  let data: Uint8Array;
-  try {
-    data = gunzipSync(bytes, { maxOutputLength: Math.max(tar.size, 1) });
-  } catch (error) {
-    return `it does not decompress: ${(error as Error).message}`;
-  }
-  if (!tarEquals(data, tar)) return `it does not decompress to the tar ${tar.diffId}`;
-  return undefined;
+  const engine = gzip.engine ?? LAYER_GZIP_ENGINE;
+  const mismatch = gunzipMismatch(bytes, tar.chunks, {
+    memberSize: engine === 'zlib' ? tar.size : (gzip.blockSize ?? DEFAULT_BLOCK_SIZE),
+  });
+  return mismatch === undefined ? undefined : `it does not decompress to the tar ${tar.diffId}: ${mismatch}`;
 }
 
 async function readCachedLayer(
