@@ -42,10 +42,16 @@ const F = {
 
 type Field = keyof typeof F;
 
+const NON_ASCII = /[^\x00-\x7f]/; // eslint-disable-line no-control-regex -- the ASCII range starts at NUL
+
 function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
-  return true;
+  return !NON_ASCII.test(s);
 }
+
+/** Header constants, encoded once. */
+const USTAR_MAGIC = utf8('ustar\0');
+const USTAR_VERSION = utf8('00');
+const encoder = new TextEncoder();
 
 function toAscii(s: string): string {
   let out = '';
@@ -74,6 +80,11 @@ class Block {
 
   string(field: Field, value: string): void {
     const [offset, size] = F[field];
+    if (value.length <= size && isAscii(value)) {
+      // One byte per character and room for all of them: the bytes `utf8(value)` would copy, unallocated.
+      encoder.encodeInto(value, this.bytes.subarray(offset, offset + size));
+      return;
+    }
     const encoded = utf8(value);
     this.bytes.set(encoded.subarray(0, size), offset);
     // Go: a truncated path must not end in '/', or readers take a file for a directory.
@@ -88,16 +99,17 @@ class Block {
     const [offset] = F[field];
     const v = fitsInOctal(width, value) ? value : 0;
     const digits = v.toString(8).padStart(width - 1, '0');
-    this.bytes.set(utf8(digits), offset);
+    encoder.encodeInto(digits, this.bytes.subarray(offset, offset + digits.length));
   }
 
   finish(format: 'ustar' | 'pax'): Uint8Array {
     void format; // USTAR and PAX share the POSIX magic
-    this.bytes.set(utf8('ustar\0'), F.magic[0]);
-    this.bytes.set(utf8('00'), F.version[0]);
+    this.bytes.set(USTAR_MAGIC, F.magic[0]);
+    this.bytes.set(USTAR_VERSION, F.version[0]);
     this.bytes.fill(0x20, F.chksum[0], F.chksum[0] + F.chksum[1]);
     let sum = 0;
-    for (const b of this.bytes) sum += b;
+    const bytes = this.bytes;
+    for (let i = 0; i < bytes.length; i++) sum += bytes[i]!;
     this.octal('chksum', sum, 7);
     this.bytes[F.chksum[0] + 6] = 0;
     this.bytes[F.chksum[0] + 7] = 0x20;
@@ -188,7 +200,8 @@ export function encodeHeader(entry: TarWriteEntry): Uint8Array {
   let pax = true;
   const records: Record<string, string | Uint8Array> = {};
   const checkString = (value: string, width: number, key: string): void => {
-    if (!isAscii(value) || utf8(value).length > width) {
+    // An ASCII string's UTF-8 length is its length.
+    if (!isAscii(value) || value.length > width) {
       if (key !== 'path' || splitUstarPath(value) === undefined) ustar = false;
       records[key] = value;
     }
