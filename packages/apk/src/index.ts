@@ -2,7 +2,7 @@ export { ApkError } from './errors.ts';
 export type { ApkErrorCode } from './errors.ts';
 export { parsePkgInfo, serializePkgInfo, emptyPkgInfo } from './pkginfo.ts';
 export type { PkgInfo, ParsePkgInfoOptions } from './pkginfo.ts';
-export { readApk, identityChecksum, SCRIPT_NAMES, CHECKSUM_PAX_KEY } from './reader.ts';
+export { readApk, readApkAsync, identityChecksum, SCRIPT_NAMES, CHECKSUM_PAX_KEY } from './reader.ts';
 export type { ApkPackage, ApkFile, ApkSignature, ByteRange, ReadApkOptions, ScriptName } from './reader.ts';
 export { verifyApk, verifyParsedApk, apkToolsVerdict } from './verify.ts';
 export type { ApkVerifyResult, VerifyStatus } from './verify.ts';

@@ -16,7 +16,7 @@
  * `APK-TOOLS.checksum.SHA1` record.
  */
 import { digest, fromUtf8, sha256Hex, toBase64, toHex, type Logger } from '@tk/core';
-import { splitGzipMembers, type GzipMember } from '@tk/gzip';
+import { splitGzipMembers, splitGzipMembersAsync, type GzipMember } from '@tk/gzip';
 import { parseSignatureEntryName, type SignatureAlgorithm, type SignatureScheme } from '@tk/keys';
 import {
   checkEntryPath,
@@ -170,23 +170,63 @@ function isControlName(name: string): boolean {
  * pkg.pkginfo.pkgname; // 'hello'
  */
 export function readApk(bytes: Uint8Array, options: ReadApkOptions = {}): ApkPackage {
+  const limits = memberLimits(options);
+  let members: GzipMember[];
+  try {
+    members = splitGzipMembers(bytes, { maxOutputBytes: limits.maxOutputBytes });
+  } catch (error) {
+    throw splitError(error, limits);
+  }
+  return readMembers(bytes, members, options);
+}
+
+/**
+ * {@link readApk}, with the gzip members inflated on libuv's thread pool (`splitGzipMembersAsync`), so that
+ * several packages read at once use several cores. Same results and errors.
+ *
+ * @param bytes - the whole `.apk` file
+ * @param options - limits, checksum checking, strictness, warnings
+ * @returns the parsed package; nothing is verified against keys (see `verifyApk`)
+ * @throws {ApkError} as {@link readApk}
+ * @example
+ * const pkg = await readApkAsync(await readFile('hello-2.12-r0.apk'));
+ */
+export async function readApkAsync(bytes: Uint8Array, options: ReadApkOptions = {}): Promise<ApkPackage> {
+  const limits = memberLimits(options);
+  let members: GzipMember[];
+  try {
+    members = await splitGzipMembersAsync(bytes, { maxOutputBytes: limits.maxOutputBytes });
+  } catch (error) {
+    throw splitError(error, limits);
+  }
+  return readMembers(bytes, members, options);
+}
+
+function memberLimits(options: ReadApkOptions): { source: string; maxOutputBytes: number } {
+  const maxControl = options.maxControlBytes ?? 16 << 20;
+  const maxData = options.maxDataBytes ?? 2 ** 31;
+  return { source: options.source ?? 'package', maxOutputBytes: maxControl + maxData };
+}
+
+function splitError(error: unknown, limits: { source: string; maxOutputBytes: number }): ApkError {
+  const code = (error as { code?: string }).code;
+  if (code === 'GZIP_TOO_LARGE')
+    return new ApkError(
+      'APK_TOO_LARGE',
+      `${limits.source}: decompresses to more than ${limits.maxOutputBytes} bytes`,
+      {
+        cause: error,
+        hint: 'raise the size limit only for trusted packages',
+      },
+    );
+  return formatError(limits.source, (error as Error).message);
+}
+
+/** The part of {@link readApk} after the split: members, signatures, control, data. */
+function readMembers(bytes: Uint8Array, members: GzipMember[], options: ReadApkOptions): ApkPackage {
   const source = options.source ?? 'package';
   const maxControl = options.maxControlBytes ?? 16 << 20;
   const maxData = options.maxDataBytes ?? 2 ** 31;
-  let members: GzipMember[];
-  try {
-    members = splitGzipMembers(bytes, { maxOutputBytes: maxControl + maxData });
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === 'GZIP_TOO_LARGE') {
-      throw new ApkError(
-        'APK_TOO_LARGE',
-        `${source}: decompresses to more than ${maxControl + maxData} bytes`,
-        { cause: error, hint: 'raise the size limit only for trusted packages' },
-      );
-    }
-    throw formatError(source, (error as Error).message);
-  }
   if (members.length < 2)
     throw formatError(
       source,

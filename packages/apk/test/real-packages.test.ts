@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { readApk, resignApk, verifyApk } from '@tk/apk';
+import { readApk, readApkAsync, resignApk, verifyApk } from '@tk/apk';
 import { fixture, keyringOf, testPrivateKey } from './helpers.ts';
 
 const ALPINE_KEY = 'keys/alpine-devel@lists.alpinelinux.org-616ae350.rsa.pub';
@@ -179,5 +179,43 @@ describe('.PKGINFO quirks of real packages', () => {
     expect(readApk(fixture('wolfi/ruby3.2-base64-0.2.0-r2.apk')).pkginfo.license).toBe(
       'Ruby AND BSD-2-Clause',
     );
+  });
+});
+
+describe('readApkAsync', () => {
+  /** A package's parse as comparable text, or the error's code and message. */
+  const outcome = (pkg: () => ReturnType<typeof readApk>): string => {
+    try {
+      const p = pkg();
+      return JSON.stringify([p.identity, p.dataHash, p.pkginfo, p.files.length, p.signatures.length]);
+    } catch (error) {
+      return `${(error as { code?: string }).code}: ${(error as Error).message}`;
+    }
+  };
+  it('reads every real package, and cut or flipped copies of them, exactly as readApk does', async () => {
+    let failures = 0;
+    for (const [file] of cases) {
+      const bytes = fixture(file);
+      const variants: [string, Uint8Array][] = [[file, bytes]];
+      for (const at of [10, 600, Math.floor(bytes.length / 2), bytes.length - 3]) {
+        variants.push([`${file} cut at ${at}`, bytes.subarray(0, at)]);
+        const flipped = new Uint8Array(bytes);
+        flipped[at]! ^= 0x40;
+        variants.push([`${file} flipped at ${at}`, flipped]);
+      }
+      for (const [name, data] of variants) {
+        const expected = outcome(() => readApk(data, { source: name }));
+        if (!expected.startsWith('[')) failures += 1;
+        let actual: string;
+        try {
+          const p = await readApkAsync(data, { source: name });
+          actual = outcome(() => p);
+        } catch (error) {
+          actual = `${(error as { code?: string }).code}: ${(error as Error).message}`;
+        }
+        expect(actual, name).toBe(expected);
+      }
+    }
+    expect(failures).toBeGreaterThan(cases.length * 4);
   });
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { gunzipSync, gzipSync as nodeGzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { gunzip, splitGzipMembers } from './inflate.ts';
+import { gunzip, splitGzipMembers, splitGzipMembersAsync, type GunzipOptions } from './inflate.ts';
 import { xorshiftBytes } from '../test/samples.ts';
 
 // Wrap node:zlib's inflateRawSync (the real one runs) to see which buffer sizes inflate.ts asks for.
@@ -240,5 +240,66 @@ describe('the ISIZE size hint is never trusted', () => {
         expect.objectContaining({ code: 'GZIP_BAD_DATA' }),
       );
     }
+  });
+});
+
+describe('splitGzipMembersAsync gives what splitGzipMembers gives, results and errors', () => {
+  /** The outcome of a split: each member's range and data digest, or the error's code and message. */
+  const outcome = (run: () => ReturnType<typeof splitGzipMembers>): string => {
+    try {
+      return JSON.stringify(
+        run().map((m) => [m.start, m.end, m.header, Buffer.from(m.data).toString('base64')]),
+      );
+    } catch (error) {
+      return `${(error as { code?: string }).code}: ${(error as Error).message}`;
+    }
+  };
+  const outcomeAsync = async (data: Uint8Array, options?: GunzipOptions): Promise<string> => {
+    try {
+      const members = await splitGzipMembersAsync(data, options);
+      return JSON.stringify(
+        members.map((m) => [m.start, m.end, m.header, Buffer.from(m.data).toString('base64')]),
+      );
+    } catch (error) {
+      return `${(error as { code?: string }).code}: ${(error as Error).message}`;
+    }
+  };
+  /** Real packages, and hostile variants of the first ones: cut, flipped, lying sizes, trailing bytes. */
+  const cases = (): [string, Uint8Array, GunzipOptions | undefined][] => {
+    const out: [string, Uint8Array, GunzipOptions | undefined][] = [];
+    const real = realPackages();
+    for (const p of real) out.push([p.name, p.bytes, undefined]);
+    const positions = xorshiftBytes(24, 99, (_, x) => x & 0xff);
+    for (const p of real.slice(0, 3)) {
+      for (let i = 0; i < positions.length; i++) {
+        const at = Math.floor((positions[i]! / 256) * p.bytes.length);
+        out.push([`${p.name} cut at ${at}`, p.bytes.subarray(0, at), undefined]);
+        const flipped = new Uint8Array(p.bytes);
+        flipped[at]! ^= 1 << i % 8;
+        out.push([`${p.name} bit flipped at ${at}`, flipped, undefined]);
+      }
+      for (const size of [0, 1, 100, 2 ** 32 - 1])
+        out.push([`${p.name} ISIZE ${size}`, withTailSize(p.bytes, size), undefined]);
+      out.push([`${p.name} trailing bytes`, cat(p.bytes, new Uint8Array([0x1f, 0x8b, 8])), undefined]);
+      out.push([`${p.name} small limit`, p.bytes, { maxOutputBytes: 1000 }]);
+      out.push([`${p.name} two members only`, p.bytes, { maxMembers: 2 }]);
+    }
+    out.push(['empty', new Uint8Array(0), undefined]);
+    out.push(['a bomb over the limit', gz(new Uint8Array(8 << 20)), { maxOutputBytes: 1 << 20 }]);
+    out.push(['many members', cat(gz('a'), gz(''), gz(sampleBytes(100_000)), gz('b')), undefined]);
+    return out;
+  };
+
+  it('on real packages and hostile variants of them', async () => {
+    const all = cases();
+    expect(all.length).toBeGreaterThan(150);
+    let errors = 0;
+    for (const [name, data, options] of all) {
+      const expected = outcome(() => splitGzipMembers(data, options));
+      if (!expected.startsWith('[')) errors += 1;
+      expect(await outcomeAsync(data, options), name).toBe(expected);
+    }
+    // The variants do reach the error paths.
+    expect(errors).toBeGreaterThan(60);
   });
 });

@@ -7,7 +7,7 @@
  * FNAME and FCOMMENT (NUL-terminated), FHCRC (2 bytes). Reserved flag bits must be zero.
  */
 import { kMaxLength } from 'node:buffer';
-import { crc32, inflateRawSync } from 'node:zlib';
+import { crc32, inflateRaw as inflateRawCallback, inflateRawSync } from 'node:zlib';
 import { concatBytes } from '@tk/core';
 import { GzipError } from './errors.ts';
 
@@ -255,6 +255,17 @@ function inflateMember(
 ): { data: Uint8Array; end: number } {
   const bodyStart = start + header.length;
   const result = inflateBody(data.subarray(bodyStart), start, budget, sizeHint(data, bodyStart, budget));
+  return finishMember(data, start, bodyStart, budget, result);
+}
+
+/** The checks after a member's deflate data is inflated: the limit, the trailer, CRC-32 and length. */
+function finishMember(
+  data: Uint8Array,
+  start: number,
+  bodyStart: number,
+  budget: number,
+  result: InflateInfo,
+): { data: Uint8Array; end: number } {
   if (result.buffer.byteLength > budget) throw tooLarge(start, budget);
   const bodyEnd = bodyStart + result.engine.bytesWritten;
   if (bodyEnd + TRAILER_SIZE > data.length) throw truncated(start, 'trailer');
@@ -289,6 +300,74 @@ export function splitGzipMembers(data: Uint8Array, options: GunzipOptions = {}):
   while (offset < data.length && members.length < (options.maxMembers ?? Infinity)) {
     const header = parseGzipHeader(data, offset);
     const member = inflateMember(data, offset, header, budget);
+    budget -= member.data.length;
+    members.push({ start: offset, end: member.end, header, data: member.data });
+    offset = member.end;
+  }
+  return members;
+}
+
+/** {@link inflateRaw} on libuv's thread pool: the main thread stays free while a member inflates. */
+function inflateRawAsync(body: Uint8Array, chunkSize: number, maxOutputLength: number): Promise<InflateInfo> {
+  return new Promise((resolve, reject) => {
+    inflateRawCallback(body, { info: true, chunkSize, maxOutputLength }, (error, result) => {
+      if (error !== null) reject(error);
+      else resolve(result as unknown as InflateInfo);
+    });
+  });
+}
+
+/** {@link inflateBody} with the inflating done off the main thread; the same passes and errors. */
+async function inflateBodyAsync(
+  body: Uint8Array,
+  start: number,
+  budget: number,
+  hint: number | undefined,
+): Promise<InflateInfo> {
+  const maxOutputLength = Math.max(1, Math.min(budget, MAX_BUFFER));
+  if (hint !== undefined) {
+    try {
+      return await inflateRawAsync(body, Math.max(MIN_CHUNK, hint + 1), Math.max(1, hint));
+    } catch (error) {
+      if (!isOutputLimit(error)) throw inflateError(error, start, budget);
+    }
+  }
+  try {
+    return await inflateRawAsync(body, FALLBACK_CHUNK, maxOutputLength);
+  } catch (error) {
+    throw inflateError(error, start, budget);
+  }
+}
+
+/**
+ * {@link splitGzipMembers}, with each member inflated on libuv's thread pool, so that several files (the
+ * packages of an image) inflate on several cores at once. Same results, limits and errors.
+ *
+ * @param data - the whole file
+ * @param options - output cap, member cap
+ * @returns the members in file order, with their raw byte ranges
+ * @throws {GzipError} on bad headers, truncation, corrupt data, checksum mismatches and limits
+ * @example
+ * const [signature, control, ...data] = await splitGzipMembersAsync(apkBytes);
+ */
+export async function splitGzipMembersAsync(
+  data: Uint8Array,
+  options: GunzipOptions = {},
+): Promise<GzipMember[]> {
+  const members: GzipMember[] = [];
+  let budget = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
+  let offset = 0;
+  if (data.length === 0) throw truncated(0, 'header');
+  while (offset < data.length && members.length < (options.maxMembers ?? Infinity)) {
+    const header = parseGzipHeader(data, offset);
+    const bodyStart = offset + header.length;
+    const result = await inflateBodyAsync(
+      data.subarray(bodyStart),
+      offset,
+      budget,
+      sizeHint(data, bodyStart, budget),
+    );
+    const member = finishMember(data, offset, bodyStart, budget, result);
     budget -= member.data.length;
     members.push({ start: offset, end: member.end, header, data: member.data });
     offset = member.end;

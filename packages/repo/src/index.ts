@@ -28,7 +28,7 @@ export type {
   HttpAuth,
   HttpFetcherOptions,
 } from './fetcher.ts';
-export { createDiskCache, defaultCacheDir, verifyPackageBytes } from './cache.ts';
+export { createDiskCache, defaultCacheDir, verifyPackageBytes, verifyPackageBytesAsync } from './cache.ts';
 export type {
   DiskCache,
   DiskCacheOptions,

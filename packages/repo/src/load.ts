@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import type { ApkPackage, ReadApkOptions } from '@tk/apk';
 import { internalError, silentLogger, type Logger } from '@tk/core';
 import { createKeyring, loadKeyring, MAX_KEY_INPUT_BYTES, type Keyring } from '@tk/keys';
-import { verifyPackageBytes, type DiskCache } from './cache.ts';
+import { verifyPackageBytesAsync, type DiskCache } from './cache.ts';
 import { RepoError } from './errors.ts';
 import {
   DEFAULT_MAX_INDEX_BYTES,
@@ -371,7 +371,7 @@ export async function fetchPackage(
       );
     throw error;
   }
-  const pkg = verifyPackageBytes(bytes, expected, shown, checkOptions);
+  const pkg = await verifyPackageBytesAsync(bytes, expected, shown, checkOptions);
   check(pkg);
   if (pkg.pkginfo.datahash === undefined)
     logger.warn(
