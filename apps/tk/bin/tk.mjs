@@ -33,5 +33,9 @@ if (bundle === undefined || typeof bundle.sha256 !== 'string') {
     process.env.TK_NO_CODE_CACHE !== '1',
   );
   if (trace) process.stderr.write(`tk: running the bundle (code cache: ${cache})\n`);
-  process.exitCode = await exports.runProcess();
+  const code = await exports.runProcess();
+  // With nothing left to write, end now: Node's normal shutdown also tears down the heap, a few ms after
+  // the work is done. Output still being written (an asynchronous pipe) is left to drain as usual.
+  if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) process.exit(code);
+  process.exitCode = code;
 }
