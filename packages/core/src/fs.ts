@@ -2,8 +2,24 @@
  * Filesystem helpers with the guarantees tk promises: outputs appear whole or not at all.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
+
+/** Linux's IOV_MAX: the most buffers one writev takes. */
+const WRITEV_MAX_CHUNKS = 1024;
+
+/** Write every byte of `chunks` in order; writev may write less than asked, as write may. */
+async function writeAll(handle: FileHandle, chunks: readonly Uint8Array[]): Promise<void> {
+  let pending = chunks.filter((c) => c.length > 0);
+  while (pending.length > 0) {
+    let { bytesWritten } = await handle.writev(pending);
+    while (pending.length > 0 && bytesWritten >= pending[0]!.length) {
+      bytesWritten -= pending[0]!.length;
+      pending = pending.slice(1);
+    }
+    if (bytesWritten > 0) pending = [pending[0]!.subarray(bytesWritten), ...pending.slice(1)];
+  }
+}
 
 /**
  * Write a file atomically: to a temporary name in the same directory, flushed, then renamed over the
@@ -26,7 +42,9 @@ export async function writeFileAtomic(
   try {
     const chunks =
       typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
-    for (const chunk of chunks) await handle.write(chunk);
+    // writev: one call (and one trip to the thread pool) per IOV_MAX chunks, not one per chunk.
+    for (let i = 0; i < chunks.length; i += WRITEV_MAX_CHUNKS)
+      await writeAll(handle, chunks.slice(i, i + WRITEV_MAX_CHUNKS));
     await handle.sync();
   } catch (error) {
     await handle.close();

@@ -52,13 +52,14 @@ export async function writeImage(result: BuildResult, options: OutputOptions): P
  * @returns the paths written
  */
 export async function writeSboms(dir: string, files: readonly SbomFile[]): Promise<string[]> {
-  const paths: string[] = [];
-  for (const file of files) {
-    const path = join(dir, file.name);
-    await writeFileAtomic(path, file.text, { mkdir: true });
-    paths.push(path);
-  }
-  return paths;
+  // Each file is written atomically on its own, so they can be written at the same time.
+  return Promise.all(
+    files.map(async (file) => {
+      const path = join(dir, file.name);
+      await writeFileAtomic(path, file.text, { mkdir: true });
+      return path;
+    }),
+  );
 }
 
 /**
