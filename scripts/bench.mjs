@@ -220,7 +220,7 @@ if (only === undefined || only === 'apko') {
 if (only === undefined || only === 'startup') {
   // Fresh processes, interleaved so background load hits every command alike; the ratio to `node -e 0`
   // (measured in the same run) is the figure to compare across machines.
-  const tk = join(root, 'apps/tk/bin/tk.mjs');
+  const tk = join(root, 'apps/tk/bin/tk.cjs');
   const apk = join(fixtures, 'apko-testrepo/x86_64/replayout-1.0.0-r0.apk');
   const commands = [
     ['node -e 0', ['-e', '0']],
@@ -253,7 +253,7 @@ if (only === undefined || only === 'startup') {
 if (only === undefined || only === 'floors') {
   // Issue #12: each figure next to the native floor measured in the same run, all in fresh processes,
   // interleaved (one round runs every command once) so background load hits them alike; medians of 5.
-  const tk = join(root, 'apps/tk/bin/tk.mjs');
+  const tk = join(root, 'apps/tk/bin/tk.cjs');
   const config = join(root, 'examples/apko/hello.yaml');
   const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
   const apkBin = existsSync('/usr/local/bin/apk') ? '/usr/local/bin/apk' : undefined;

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // Bundles the built tk binary (apps/tk/dist/process.js and everything it imports, node_modules included)
-// into one CommonJS file, apps/tk/bundle/tk.cjs, with esbuild. apps/tk/bin/tk.mjs compiles it with a V8
+// into one CommonJS file, apps/tk/bundle/tk.cjs, with esbuild. apps/tk/bin/tk.cjs compiles it with a V8
 // code cache kept next to it, so a command neither resolves several hundred modules nor parses and compiles
 // the functions it ran last time (docs/performance.md, decision 26).
 //
 //   node scripts/bundle.mjs [--outdir DIR]     (pnpm run build runs it after tsc -b)
 //
-// apps/tk/bin/tk.mjs runs the bundle only while it is current: the bundle lists every input file with its
+// apps/tk/bin/tk.cjs runs the bundle only while it is current: the bundle lists every input file with its
 // size and mtime (inputs.json), and any difference (a later tsc -b, an edited worker, a reinstalled
 // dependency) makes the launcher run dist/main.js instead. Files that code finds next to itself through
 // `import.meta.url` (the deflate worker, the WebAssembly modules, melange's pipelines) stay where they are:
@@ -21,7 +21,7 @@ import { build } from 'esbuild';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const entry = join(root, 'apps/tk/dist/process.js');
 const { values } = parseArgs({ options: { outdir: { type: 'string' } } });
-// --outdir is for tests; apps/tk/bin/tk.mjs runs only apps/tk/bundle.
+// --outdir is for tests; apps/tk/bin/tk.cjs runs only apps/tk/bundle.
 const outdir = resolve(values.outdir ?? join(root, 'apps/tk/bundle'));
 const staging = `${outdir}.tmp-${process.pid}`;
 const bundleName = 'tk.cjs';

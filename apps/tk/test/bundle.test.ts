@@ -1,5 +1,5 @@
 /**
- * The bundled tk (scripts/bundle.mjs) and its launcher (apps/tk/bin/tk.mjs): the bundle runs the same code
+ * The bundled tk (scripts/bundle.mjs) and its launcher (apps/tk/bin/tk.cjs): the bundle runs the same code
  * as dist/main.js, byte for byte in what it writes, with and without its code cache, and the launcher runs
  * it only while it is current.
  */
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleIsCurrent } from '../bin/current.mjs';
+import { bundleIsCurrent } from '../bin/current.cjs';
 import { BOOTSTRAP_REPO, ROOT } from './helpers.ts';
 
 const dirs: string[] = [];
@@ -33,14 +33,14 @@ function run(entry: string, args: string[], env: Record<string, string> = {}): s
   });
 }
 
-/** A launcher for a bundle made elsewhere, as apps/tk/bin/tk.mjs runs apps/tk/bundle. */
+/** A launcher for a bundle made elsewhere, as apps/tk/bin/tk.cjs runs apps/tk/bundle. */
 function writeRunner(bundle: string): string {
   const runner = join(bundle, 'run.mjs');
   writeFileSync(
     runner,
     [
       "import { readFileSync } from 'node:fs';",
-      `import { loadBundle } from ${JSON.stringify(pathToFileURL(join(ROOT, 'apps/tk/bin/code-cache.mjs')).href)};`,
+      `import { loadBundle } from ${JSON.stringify(pathToFileURL(join(ROOT, 'apps/tk/bin/code-cache.cjs')).href)};`,
       "const manifest = JSON.parse(readFileSync(new URL('inputs.json', import.meta.url), 'utf8'));",
       'const { exports, cache } = loadBundle(',
       "  new URL(manifest.entry, import.meta.url).pathname, manifest.sha256, process.argv.slice(2, 4).join(' '),",
@@ -212,7 +212,7 @@ describe('bundleIsCurrent', () => {
 });
 
 describe('the launcher', () => {
-  const launcher = join(ROOT, 'apps/tk/bin/tk.mjs');
+  const launcher = join(ROOT, 'apps/tk/bin/tk.cjs');
   const trace = (env: Record<string, string>) => {
     const r = spawnSync(process.execPath, [launcher, '--version'], {
       cwd: ROOT,

@@ -1,5 +1,5 @@
 /**
- * The launcher's V8 code cache (apps/tk/bin/code-cache.mjs), on a small CommonJS bundle: a cache is made
+ * The launcher's V8 code cache (apps/tk/bin/code-cache.cjs), on a small CommonJS bundle: a cache is made
  * when there is none, used when it is good, and never handed to V8 when it is damaged, made for another
  * file, or from another script; a cache V8 rejects is replaced; failures to write only cost speed.
  */
@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readCodeCache, writeCodeCache } from '../bin/code-cache.mjs';
+import { readCodeCache, writeCodeCache } from '../bin/code-cache.cjs';
 import { ROOT } from './helpers.ts';
 
 const dirs: string[] = [];
@@ -43,7 +43,7 @@ function makeBundle(): { dir: string; bundle: string; runner: string } {
   writeFileSync(
     runner,
     [
-      `import { loadBundle } from ${JSON.stringify(pathToFileURL(join(ROOT, 'apps/tk/bin/code-cache.mjs')).href)};`,
+      `import { loadBundle } from ${JSON.stringify(pathToFileURL(join(ROOT, 'apps/tk/bin/code-cache.cjs')).href)};`,
       `const { exports, cache } = loadBundle(${JSON.stringify(bundle)}, 'ab'.repeat(32), process.argv[2] ?? '', process.argv[3] !== 'off');`,
       "process.stderr.write(cache + '\\n');",
       'process.exitCode = await exports.runProcess();',

@@ -9,19 +9,14 @@
 // mtime when the cache was made, the payload's SHA-256) and V8's payload. A process writes its task's cache
 // when it exits if there was none or V8 rejected it. Writes are atomic (temporary file, rename); any failure
 // (a read-only install, a full disk) only costs speed.
-import { createHash } from 'node:crypto';
-import {
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { Script } from 'node:vm';
+'use strict';
+const { createHash } = require('node:crypto');
+const fs = require('node:fs');
+const { createRequire } = require('node:module');
+const { dirname, join } = require('node:path');
+const { Script } = require('node:vm');
+
+const { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = fs;
 
 const MAGIC = 'tk-code-cache 1\n';
 /** No new cache file is written into a folder that holds this many: unknown words cannot fill a disk. */
@@ -40,7 +35,7 @@ const MAX_FILES = 64;
  * @param {{ size: number, mtimeMs: number }} bundleStat the bundle file now
  * @returns {{ header: CacheHeader, payload: Buffer } | undefined}
  */
-export function readCodeCache(path, bundleStat) {
+function readCodeCache(path, bundleStat) {
   let bytes;
   try {
     bytes = readFileSync(path);
@@ -77,7 +72,7 @@ export function readCodeCache(path, bundleStat) {
  * @param {Buffer} payload V8's cached data
  * @returns {boolean} whether it was written
  */
-export function writeCodeCache(path, header, payload) {
+function writeCodeCache(path, header, payload) {
   const text = JSON.stringify({
     ...header,
     payloadSha256: createHash('sha256').update(payload).digest('hex'),
@@ -109,7 +104,7 @@ export function writeCodeCache(path, header, payload) {
  * @param {boolean} useCache false to compile from source and write nothing
  * @returns {{ exports: Record<string, unknown>, cache: 'hit' | 'miss' | 'rejected' | 'off' }}
  */
-export function loadBundle(bundlePath, sha256, task, useCache) {
+function loadBundle(bundlePath, sha256, task, useCache) {
   const source = readFileSync(bundlePath, 'latin1');
   const bundleStat = statSync(bundlePath);
   const name = /^[a-z][a-z0-9-]{0,31}( [a-z][a-z0-9-]{0,31})?$/.test(task) ? task.replace(' ', '.') : 'other';
@@ -139,13 +134,15 @@ export function loadBundle(bundlePath, sha256, task, useCache) {
       );
     });
   }
-  const module = { exports: {} };
+  const bundleModule = { exports: {} };
   script.runInThisContext()(
-    module.exports,
+    bundleModule.exports,
     createRequire(bundlePath),
-    module,
+    bundleModule,
     bundlePath,
     dirname(bundlePath),
   );
-  return { exports: module.exports, cache };
+  return { exports: bundleModule.exports, cache };
 }
+
+module.exports = { readCodeCache, writeCodeCache, loadBundle };

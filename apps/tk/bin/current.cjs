@@ -1,13 +1,14 @@
 // Whether a bundle made by scripts/bundle.mjs is current: every input file it lists still has the size and
 // mtime it had when the bundle was made. Any doubt (no manifest, unreadable, malformed, a file gone) is "no".
-import { readFileSync, statSync } from 'node:fs';
+'use strict';
+const { readFileSync, statSync } = require('node:fs');
 
 /**
  * @param {URL} manifestUrl the bundle's inputs.json
  * @param {URL} rootUrl the folder its paths are relative to (ending in a slash)
  * @returns {boolean}
  */
-export function bundleIsCurrent(manifestUrl, rootUrl) {
+function bundleIsCurrent(manifestUrl, rootUrl) {
   let manifest;
   try {
     manifest = JSON.parse(readFileSync(manifestUrl, 'utf8'));
@@ -28,3 +29,5 @@ export function bundleIsCurrent(manifestUrl, rootUrl) {
   }
   return true;
 }
+
+module.exports = { bundleIsCurrent };
