@@ -11,6 +11,10 @@
 import { z } from 'zod';
 import { ARCH_NAMES, type Arch } from './arch.ts';
 
+// Parsed once per process: zod's JIT (code built with `new Function` for each object schema) costs more
+// than it saves, and code it builds at run time is never in the launcher's code cache. Same results.
+z.config({ jitless: true });
+
 /** apko's certificate and runtime-key name rule (`certNameRegex`): a safe file name, no leading dot. */
 export const CERT_NAME_PATTERN = /^[a-zA-Z0-9_-]+[a-zA-Z0-9_.-]*$/;
 /** apko's annotation key rule (`parseAnnotations`). */

@@ -49,6 +49,10 @@ import type {
   VarTransform,
 } from './types.ts';
 
+// Parsed once per process: zod's JIT (code built with `new Function` for each object schema) costs more
+// than it saves, and code it builds at run time is never in the launcher's code cache. Same results.
+z.config({ jitless: true });
+
 /** melange's package and subpackage name rule (`packageNameRegex`). */
 export const PACKAGE_NAME_PATTERN = /^[a-zA-Z\d][a-zA-Z\d+_.-]*$/;
 /** melange's rule for CPE field values (`cpeFieldRegex`). */
