@@ -6,7 +6,7 @@
 import { gzipSync as nodeGzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { gzipSync } from './deflate.ts';
-import { gunzipMismatch } from './inflate.ts';
+import { gunzipMismatch, gunzipMismatchAsync } from './inflate.ts';
 import { xorshiftBytes } from '../test/samples.ts';
 
 const content = xorshiftBytes(3 * 65536 + 1234, 7, (i, x) => (x % 5 === 0 ? x & 0xff : 97 + (i % 13)));
@@ -98,5 +98,62 @@ describe('gunzipMismatch', () => {
       expect(gunzipMismatch(members, [content], { memberSize })).toBeUndefined();
       expect(gunzipMismatch(members, [other], { memberSize })).toMatch(/differs/);
     }
+  });
+});
+
+describe('gunzipMismatchAsync', () => {
+  /** Members of `block` bytes each, like a block writer; `level` 0 stores the bytes as they are. */
+  const blocks = (bytes: Uint8Array, block: number, level = 6): Uint8Array => {
+    const parts: Uint8Array[] = [];
+    for (let at = 0; at < bytes.length; at += block)
+      parts.push(nodeGzipSync(bytes.subarray(at, at + block), { level }));
+    return Buffer.concat(parts);
+  };
+
+  it('gives the sequential verdict on good, damaged and oddly shaped files', async () => {
+    const other = new Uint8Array(content);
+    other[BLOCK + 7]! ^= 1;
+    const cases: [string, Uint8Array, Uint8Array[]][] = [
+      ['libdeflate members', members, [content]],
+      ['libdeflate members, split expected', members, pieces(content, [5, BLOCK, 3000])],
+      ['node members', blocks(content, BLOCK), [content]],
+      ['one member', single, [content]],
+      ['content differs', members, [other]],
+      ['too short', members, [content, new Uint8Array(1)]],
+      ['too long', members, [content.subarray(0, -1)]],
+      ['cut', members.subarray(0, members.length - 3), [content]],
+      ['trailing bytes', Buffer.concat([members, new Uint8Array(12)]), [content]],
+      ['a member missing', blocks(content.subarray(BLOCK), BLOCK), [content]],
+      ['members of another size', blocks(content, BLOCK / 2), [content]],
+      ['empty', new Uint8Array(0), [content]],
+    ];
+    for (const back of [1, 5, 9]) {
+      const bad = new Uint8Array(members);
+      bad[bad.length - back]! ^= 0x20;
+      cases.push([`trailer byte -${back}`, bad, [content]]);
+    }
+    for (const [name, data, expected] of cases)
+      expect(await gunzipMismatchAsync(data, expected, { memberSize: BLOCK }), name).toBe(
+        gunzipMismatch(data, expected, { memberSize: BLOCK }),
+      );
+  });
+
+  it('is not misled by header bytes inside compressed data', async () => {
+    // Stored (level 0) members carry the content as it is, so a content full of gzip headers puts the
+    // header pattern inside every member: the guessed boundaries are wrong, the sequential check decides.
+    const header = nodeGzipSync(new Uint8Array(0), { level: 0 }).subarray(0, 10);
+    const tricky = new Uint8Array(3 * 4096);
+    for (let at = 0; at + 10 <= tricky.length; at += 100) tricky.set(header, at);
+    const data = blocks(tricky, 4096, 0);
+    expect(gunzipMismatch(data, [tricky], { memberSize: 4096 })).toBeUndefined();
+    expect(await gunzipMismatchAsync(data, [tricky], { memberSize: 4096 })).toBeUndefined();
+    const other = new Uint8Array(tricky);
+    other[5000]! ^= 1;
+    expect(await gunzipMismatchAsync(data, [other], { memberSize: 4096 })).toMatch(/differs/);
+  });
+
+  it('checks without a member size, one member at a time', async () => {
+    expect(await gunzipMismatchAsync(members, [content])).toBeUndefined();
+    expect(await gunzipMismatchAsync(members, [content.subarray(0, -1)])).toMatch(/more than the expected/);
   });
 });

@@ -5,6 +5,7 @@ export {
   splitGzipMembersAsync,
   gunzip,
   gunzipMismatch,
+  gunzipMismatchAsync,
   parseGzipHeader,
   DEFAULT_MAX_OUTPUT,
 } from './inflate.ts';

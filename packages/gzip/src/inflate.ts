@@ -482,3 +482,143 @@ export function gunzipMismatch(
   if (produced !== total) return `it decompresses to ${produced} bytes, not the expected ${total}`;
   return undefined;
 }
+
+/**
+ * {@link gunzipMismatch} with the members inflated at the same time on libuv's thread pool, when the file
+ * looks like a block writer's output: members that all start with the first member's header bytes (a fixed
+ * header with no name or comment), as many as `memberSize` blocks need, each but the last decompressing to
+ * exactly `memberSize` bytes. Member boundaries found that way are only guesses (the header bytes could also
+ * occur inside compressed data): every guessed member must be a complete gzip member that ends exactly where
+ * the next begins, decompresses to its block and passes its CRC-32 and length check, which together is
+ * exactly a well-formed file of that content. Whenever a guess does not hold, or the file has another shape,
+ * the sequential {@link gunzipMismatch} gives the verdict, so the answer is always the same; the work is
+ * bounded by the expected size either way.
+ *
+ * @param data - gzip bytes
+ * @param expected - the content, in pieces, concatenated
+ * @param options - the writer's block size (without it, the sequential check runs)
+ * @returns a reason, or undefined when `data` decompresses to `expected`
+ * @example
+ * await gunzipMismatchAsync(layerBlob, tarChunks, { memberSize: 1 << 20 }) // undefined
+ */
+export async function gunzipMismatchAsync(
+  data: Uint8Array,
+  expected: readonly Uint8Array[],
+  options: GunzipMismatchOptions = {},
+): Promise<string | undefined> {
+  const ranges = guessMembers(data, expected, options.memberSize);
+  if (ranges !== undefined && (await membersMatch(data, expected, ranges))) return undefined;
+  return gunzipMismatch(data, expected, options);
+}
+
+/** A guessed member: where its deflate data starts and where the member ends (after its trailer). */
+interface MemberRange {
+  bodyStart: number;
+  end: number;
+  /** Its block of the expected content. */
+  outStart: number;
+  outEnd: number;
+}
+
+function guessMembers(
+  data: Uint8Array,
+  expected: readonly Uint8Array[],
+  memberSize: number | undefined,
+): MemberRange[] | undefined {
+  let total = 0;
+  for (const piece of expected) total += piece.length;
+  if (memberSize === undefined || !Number.isSafeInteger(memberSize) || memberSize <= 0 || total === 0)
+    return undefined;
+  let header: GzipHeader;
+  try {
+    header = parseGzipHeader(data, 0);
+  } catch {
+    return undefined;
+  }
+  if (header.length !== FIXED_HEADER_SIZE) return undefined;
+  const count = Math.ceil(total / memberSize);
+  const pattern = Buffer.from(data.buffer, data.byteOffset, header.length);
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const starts: number[] = [];
+  for (let at = 0; at >= 0 && at < bytes.length; at = bytes.indexOf(pattern, at + 1)) {
+    starts.push(at);
+    if (starts.length > count) return undefined;
+  }
+  if (starts.length !== count) return undefined;
+  return starts.map((start, i) => ({
+    bodyStart: start + header.length,
+    end: starts[i + 1] ?? data.length,
+    outStart: i * memberSize,
+    outEnd: Math.min((i + 1) * memberSize, total),
+  }));
+}
+
+/** Whether every guessed member is complete, ends where the next begins and is its block, checksums included. */
+async function membersMatch(
+  data: Uint8Array,
+  expected: readonly Uint8Array[],
+  ranges: readonly MemberRange[],
+): Promise<boolean> {
+  const offsets: number[] = [];
+  let at = 0;
+  for (const piece of expected) {
+    offsets.push(at);
+    at += piece.length;
+  }
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const results = await Promise.all(
+    ranges.map(async (range) => {
+      const size = range.outEnd - range.outStart;
+      if (range.end - TRAILER_SIZE < range.bodyStart) return false;
+      let result: InflateInfo;
+      try {
+        result = await inflateRawAsync(
+          data.subarray(range.bodyStart, range.end - TRAILER_SIZE),
+          Math.max(MIN_CHUNK, size + 1),
+          Math.max(size, 1),
+        );
+      } catch {
+        return false;
+      }
+      const out = result.buffer;
+      return (
+        out.length === size &&
+        range.bodyStart + result.engine.bytesWritten === range.end - TRAILER_SIZE &&
+        equalsAt(expected, offsets, range.outStart, out) &&
+        crc32(out) >>> 0 === view.getUint32(range.end - TRAILER_SIZE, true) &&
+        out.length >>> 0 === view.getUint32(range.end - 4, true)
+      );
+    }),
+  );
+  return results.every(Boolean);
+}
+
+/** Whether `out` equals the concatenation of `pieces` (starting at `offsets`) from byte `start` on. */
+function equalsAt(
+  pieces: readonly Uint8Array[],
+  offsets: readonly number[],
+  start: number,
+  out: Uint8Array,
+): boolean {
+  let lo = 0;
+  let hi = offsets.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (offsets[mid]! <= start) lo = mid;
+    else hi = mid - 1;
+  }
+  let piece = lo;
+  let within = start - (offsets[piece] ?? 0);
+  let done = 0;
+  while (done < out.length) {
+    const current = pieces[piece];
+    if (current === undefined) return false;
+    const n = Math.min(current.length - within, out.length - done);
+    if (n > 0 && Buffer.compare(out.subarray(done, done + n), current.subarray(within, within + n)) !== 0)
+      return false;
+    done += n;
+    piece += 1;
+    within = 0;
+  }
+  return true;
+}

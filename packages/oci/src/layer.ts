@@ -19,7 +19,7 @@
  * not apko's (klauspost/pgzip); the diff_id can equal apko's.
  */
 import { compareCodePoints, isTkError, type Logger, silentLogger } from '@tk/core';
-import { DEFAULT_BLOCK_SIZE, gunzipMismatch, gzip, type GzipOptions } from '@tk/gzip';
+import { DEFAULT_BLOCK_SIZE, gunzipMismatchAsync, gzip, type GzipOptions } from '@tk/gzip';
 import { checkEntryPath, TarWriter, type TarWriteEntry } from '@tk/tar';
 import { sha256Digest } from './digest.ts';
 import { OciError } from './errors.ts';
@@ -375,15 +375,16 @@ function lastMemberSize(tarSize: number, gzip: GzipOptions): number {
  * the recorded size and SHA-256 (disk corruption, truncation, a half-copied file), the gzip ISIZE field,
  * then the blob decompressed must equal the tar byte for byte (an entry that is intact but is not this
  * tar's layer: a key collision or a file placed there on purpose), member by member, with every member's
- * CRC-32 and length (`gunzipMismatch`: one inflate pass per member, no decompressed copy of the layer).
+ * CRC-32 and length (`gunzipMismatchAsync`: the members inflate at the same time on the thread pool, and
+ * nothing is copied).
  */
-function rejectCached(
+async function rejectCached(
   bytes: Uint8Array,
   digest: string,
   size: number,
   tar: LayerTar,
   gzip: GzipOptions,
-): string | undefined {
+): Promise<string | undefined> {
   if (bytes.length !== size) return `it holds ${bytes.length} bytes, but its record says ${size}`;
   const actual = sha256Digest(bytes);
   if (actual !== digest) return `its bytes hash to ${actual}, but its record says ${digest}`;
@@ -395,7 +396,7 @@ function rejectCached(
   if (isize !== expected)
     return `its last gzip size field is ${isize}, but the tar's last block is ${expected} bytes`;
   const engine = gzip.engine ?? LAYER_GZIP_ENGINE;
-  const mismatch = gunzipMismatch(bytes, tar.chunks, {
+  const mismatch = await gunzipMismatchAsync(bytes, tar.chunks, {
     memberSize: engine === 'zlib' ? tar.size : (gzip.blockSize ?? DEFAULT_BLOCK_SIZE),
   });
   return mismatch === undefined ? undefined : `it does not decompress to the tar ${tar.diffId}: ${mismatch}`;
@@ -422,7 +423,7 @@ async function readCachedLayer(
     logger.debug(`layer cache: miss for ${tar.diffId} (key ${key})`);
     return undefined;
   }
-  const why = rejectCached(hit.bytes, hit.digest, hit.size, tar, gzip);
+  const why = await rejectCached(hit.bytes, hit.digest, hit.size, tar, gzip);
   if (why === undefined) {
     logger.debug(`layer cache: hit for ${tar.diffId}: ${hit.digest} (${hit.size} bytes)`);
     return { bytes: hit.bytes, digest: hit.digest };
