@@ -5,21 +5,15 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { bundleIsCurrent } from '../bin/current.cjs';
-import { BOOTSTRAP_REPO, ROOT } from './helpers.ts';
+import { BOOTSTRAP_REPO, ROOT, tempDirs } from './helpers.ts';
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tk-bundle-'));
-  dirs.push(dir);
-  return dir;
-}
+const tempDir = tempDirs('tk-bundle-');
 
 const DIST_MAIN = join(ROOT, 'apps/tk/dist/main.js');
 const ENV = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: tmpdir(), SOURCE_DATE_EPOCH: '0' };

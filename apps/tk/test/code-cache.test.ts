@@ -4,31 +4,20 @@
  * file, or from another script; a cache V8 rejects is replaced; failures to write only cost speed.
  */
 import { spawnSync } from 'node:child_process';
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readCodeCache, writeCodeCache } from '../bin/code-cache.cjs';
-import { ROOT } from './helpers.ts';
+import { ROOT, tempDirs } from './helpers.ts';
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tempDir = tempDirs('tk-code-cache-');
 
 /** A bundle exporting `runProcess`, which prints a value computed by enough code to be worth caching. */
 function makeBundle(): { dir: string; bundle: string; runner: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'tk-code-cache-'));
-  dirs.push(dir);
+  const dir = tempDir();
   const bundle = join(dir, 'tk.cjs');
   const functions = Array.from(
     { length: 200 },

@@ -1,6 +1,7 @@
-import { cpSync, mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { runCli } from '@tk/tk';
 
 export const ROOT = join(import.meta.dirname, '../../..');
@@ -41,4 +42,21 @@ export function scratch(...copy: string[]): string {
   for (const path of copy)
     cpSync(join(FIXTURES, path), join(dir, path.split('/').pop()!), { recursive: true });
   return dir;
+}
+
+/**
+ * A maker of temporary folders named `<prefix>…`, all removed after the test file's tests. Call it at the
+ * top level of a test file.
+ *
+ * @param prefix - the folder name's start, e.g. `tk-bundle-`
+ * @returns a function that makes one more folder and returns its path
+ */
+export function tempDirs(prefix: string): () => string {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  return () => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    dirs.push(dir);
+    return dir;
+  };
 }

@@ -247,17 +247,6 @@ function trimmed(out: Buffer): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
-function inflateMember(
-  data: Uint8Array,
-  start: number,
-  header: GzipHeader,
-  budget: number,
-): { data: Uint8Array; end: number } {
-  const bodyStart = start + header.length;
-  const result = inflateBody(data.subarray(bodyStart), start, budget, sizeHint(data, bodyStart, budget));
-  return finishMember(data, start, bodyStart, budget, result);
-}
-
 /** The checks after a member's deflate data is inflated: the limit, the trailer, CRC-32 and length. */
 function finishMember(
   data: Uint8Array,
@@ -293,13 +282,40 @@ function finishMember(
  * const [signature, control, ...data] = splitGzipMembers(apkBytes);
  */
 export function splitGzipMembers(data: Uint8Array, options: GunzipOptions = {}): GzipMember[] {
+  const steps = memberSteps(data, options);
+  for (let step = steps.next(); ; ) {
+    if (step.done === true) return step.value;
+    const { body, start, budget, hint } = step.value;
+    step = steps.next(inflateBody(body, start, budget, hint));
+  }
+}
+
+/** What a member needs inflated: its deflate data, where it starts, the output budget, the size hint. */
+interface InflateRequest {
+  body: Uint8Array;
+  start: number;
+  budget: number;
+  hint: number | undefined;
+}
+
+/**
+ * The member walk shared by {@link splitGzipMembers} and {@link splitGzipMembersAsync}: yields each member's
+ * inflate request, takes the inflated result back, checks it and moves on; returns the members.
+ */
+function* memberSteps(
+  data: Uint8Array,
+  options: GunzipOptions,
+): Generator<InflateRequest, GzipMember[], InflateInfo> {
   const members: GzipMember[] = [];
   let budget = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
   let offset = 0;
   if (data.length === 0) throw truncated(0, 'header');
   while (offset < data.length && members.length < (options.maxMembers ?? Infinity)) {
     const header = parseGzipHeader(data, offset);
-    const member = inflateMember(data, offset, header, budget);
+    const bodyStart = offset + header.length;
+    const hint = sizeHint(data, bodyStart, budget);
+    const result = yield { body: data.subarray(bodyStart), start: offset, budget, hint };
+    const member = finishMember(data, offset, bodyStart, budget, result);
     budget -= member.data.length;
     members.push({ start: offset, end: member.end, header, data: member.data });
     offset = member.end;
@@ -354,25 +370,12 @@ export async function splitGzipMembersAsync(
   data: Uint8Array,
   options: GunzipOptions = {},
 ): Promise<GzipMember[]> {
-  const members: GzipMember[] = [];
-  let budget = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
-  let offset = 0;
-  if (data.length === 0) throw truncated(0, 'header');
-  while (offset < data.length && members.length < (options.maxMembers ?? Infinity)) {
-    const header = parseGzipHeader(data, offset);
-    const bodyStart = offset + header.length;
-    const result = await inflateBodyAsync(
-      data.subarray(bodyStart),
-      offset,
-      budget,
-      sizeHint(data, bodyStart, budget),
-    );
-    const member = finishMember(data, offset, bodyStart, budget, result);
-    budget -= member.data.length;
-    members.push({ start: offset, end: member.end, header, data: member.data });
-    offset = member.end;
+  const steps = memberSteps(data, options);
+  for (let step = steps.next(); ; ) {
+    if (step.done === true) return step.value;
+    const { body, start, budget, hint } = step.value;
+    step = steps.next(await inflateBodyAsync(body, start, budget, hint));
   }
-  return members;
 }
 
 /**
