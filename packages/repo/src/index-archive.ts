@@ -20,8 +20,10 @@ import {
 } from '@tk/keys';
 import { buildSignatureMember } from '@tk/apk';
 import { readTar, TarWriter } from '@tk/tar';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { RepoError } from './errors.ts';
-import { parseIndexText, serializeIndexText, type IndexEntry } from './index-text.ts';
+import { scanIndex, type IndexTable } from './index-table.ts';
+import { serializeIndexText, type IndexEntry } from './index-text.ts';
 
 /** apko's limit on a decompressed index (300 MiB). */
 export const DEFAULT_MAX_INDEX_BYTES = 300 << 20;
@@ -38,7 +40,13 @@ export interface IndexSignature {
 /** A parsed `APKINDEX.tar.gz`. */
 export interface IndexArchive {
   description?: string;
+  /**
+   * The records, built on first access (from {@link table}, whose `entry(i)` is `entries[i]`). A
+   * resolve reads {@link table} instead and builds only the records it needs.
+   */
   entries: IndexEntry[];
+  /** The records, read on demand. */
+  table: IndexTable;
   signatures: IndexSignature[];
   /** Offset where the signed part starts (0 when unsigned). */
   signedStart: number;
@@ -116,19 +124,21 @@ export function readIndexArchive(bytes: Uint8Array, options: ReadIndexOptions = 
   } catch (error) {
     throw archiveError(source, (error as Error).message, error);
   }
-  let text: string | undefined;
+  let index: Uint8Array | undefined;
+  let ascii = false;
   let description: string | undefined;
   for (const entry of body.entries) {
-    const decode = (): string => {
+    if (entry.name === 'APKINDEX' && entry.type === 'file') {
+      ascii = isAscii(entry.data);
+      if (!ascii && !isUtf8(entry.data)) throw archiveError(source, `${entry.name} is not valid UTF-8`);
+      index = entry.data;
+    } else if (entry.name === 'DESCRIPTION' && entry.type === 'file') {
       try {
-        return fromUtf8(entry.data);
+        description = fromUtf8(entry.data).replace(/\n$/, '');
       } catch {
         throw archiveError(source, `${entry.name} is not valid UTF-8`);
       }
-    };
-    if (entry.name === 'APKINDEX' && entry.type === 'file') text = decode();
-    else if (entry.name === 'DESCRIPTION' && entry.type === 'file') description = decode().replace(/\n$/, '');
-    else if (entry.name.startsWith('.SIGN.'))
+    } else if (entry.name.startsWith('.SIGN.'))
       throw archiveError(source, `signature ${JSON.stringify(entry.name)} outside the first member`);
     else
       options.logger?.warn(
@@ -136,13 +146,25 @@ export function readIndexArchive(bytes: Uint8Array, options: ReadIndexOptions = 
         'REPO_INDEX_EXTRA_ENTRY',
       );
   }
-  if (text === undefined) throw archiveError(source, 'has no APKINDEX entry');
-  const entries = parseIndexText(text, {
-    source: `${source}: APKINDEX`,
-    ...(options.strict === undefined ? {} : { strict: options.strict }),
-    ...(options.logger === undefined ? {} : { warn: (m: string, c: string) => options.logger?.warn(m, c) }),
-  });
-  return { ...(description === undefined ? {} : { description }), entries, signatures, signedStart };
+  if (index === undefined) throw archiveError(source, 'has no APKINDEX entry');
+  const table = scanIndex(
+    index,
+    {
+      source: `${source}: APKINDEX`,
+      ...(options.strict === undefined ? {} : { strict: options.strict }),
+      ...(options.logger === undefined ? {} : { warn: (m: string, c: string) => options.logger?.warn(m, c) }),
+    },
+    ascii,
+  );
+  return {
+    ...(description === undefined ? {} : { description }),
+    get entries(): IndexEntry[] {
+      return table.entries();
+    },
+    table,
+    signatures,
+    signedStart,
+  };
 }
 
 /** The verdict on an index's signatures. */

@@ -2,6 +2,7 @@ export { RepoError } from './errors.ts';
 export type { RepoErrorCode } from './errors.ts';
 export { parseIndexText, serializeIndexText } from './index-text.ts';
 export type { IndexEntry, ParseIndexOptions } from './index-text.ts';
+export { parseIndexTable, IndexTable } from './index-table.ts';
 export {
   readIndexArchive,
   verifyIndexArchive,

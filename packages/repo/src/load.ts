@@ -42,7 +42,7 @@ export interface LoadedRepository {
   /** Where the index came from. */
   indexUrl: URL;
   archive: IndexArchive;
-  /** The index records (same as `archive.entries`). */
+  /** The index records (same as `archive.entries`: built on first access; a resolve reads `archive.table`). */
   entries: IndexEntry[];
   /** The signature verdict (OK, or UNTRUSTED/BAD when untrusted indexes were allowed). */
   verification: IndexVerifyResult;
@@ -271,7 +271,7 @@ export async function loadRepository(
       verification.status === 'BAD' ? 'REPO_BAD_SIGNATURE' : 'REPO_UNTRUSTED_INDEX',
     );
   } else {
-    logger.debug(`${shown}: ${archive.entries.length} packages, ${verification.reason}`);
+    logger.debug(`${shown}: ${archive.table.length} packages, ${verification.reason}`);
   }
   if (!download.fromCache && options.cache !== undefined && url.protocol !== 'file:') {
     try {
@@ -280,7 +280,17 @@ export async function loadRepository(
       logger.warn(`cache: cannot store ${shown}: ${(error as Error).message}`, 'REPO_CACHE_WRITE_FAILED');
     }
   }
-  return { spec, arch, indexUrl: url, archive, entries: archive.entries, verification, allowUntrusted };
+  return {
+    spec,
+    arch,
+    indexUrl: url,
+    archive,
+    get entries(): IndexEntry[] {
+      return archive.entries;
+    },
+    verification,
+    allowUntrusted,
+  };
 }
 
 /**

@@ -29,7 +29,7 @@ import { compareCodePoints, stringifyCanonical, toBase64, type JsonValue } from 
 import { isValidVersion } from '@tk/apk';
 import { SolverError } from './errors.ts';
 import { compareNamesForDisplay } from './solve.ts';
-import { getUniverse, type UPackage } from './internal/universe.ts';
+import { getUniverse, type UPackage, nameInfoOf } from './internal/universe.ts';
 import type { ResolvedPackage, SolverRepository } from './types.ts';
 
 /** The lock format version tk reads and writes. */
@@ -652,7 +652,7 @@ export function installListFromLock(
         data: { name: locked.name, version: locked.version, arch },
       });
     }
-    const candidates: UPackage[] = (universe.names.get(locked.name)?.providerPackages ?? []).filter(
+    const candidates: UPackage[] = (nameInfoOf(universe, locked.name)?.providerPackages ?? []).filter(
       (pkg) => pkg.entry.name === locked.name && pkg.entry.version === locked.version,
     );
     if (candidates.length === 0) {

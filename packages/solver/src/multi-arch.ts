@@ -10,7 +10,7 @@
 import type { Logger } from '@tk/core';
 import { SolverError } from './errors.ts';
 import { solveDetailed, type SolveOutcome } from './solve.ts';
-import { getUniverse } from './internal/universe.ts';
+import { forEachNameVersion, getUniverse } from './internal/universe.ts';
 import type { NameVersion, Solution, SolverRepository } from './types.ts';
 
 /** One arch of a {@link solveMultiArch} request. */
@@ -42,9 +42,9 @@ function isList(value: unknown): boolean {
 
 function keysOf(arch: ArchRepositories): Set<string> {
   const keys = new Set<string>();
-  for (const pkg of getUniverse(arch.repositories, arch.arch).packages) {
-    keys.add(`${pkg.entry.name}\u0000${pkg.entry.version}`);
-  }
+  forEachNameVersion(getUniverse(arch.repositories, arch.arch), (name, version) => {
+    keys.add(`${name}\u0000${version}`);
+  });
   return keys;
 }
 

@@ -3,7 +3,7 @@
  * and what comes out (an ordered install list).
  */
 import type { Logger } from '@tk/core';
-import type { IndexEntry } from '@tk/repo';
+import type { IndexEntry, IndexTable } from '@tk/repo';
 
 /** One configured repository and the entries of its index for the arch being solved. */
 export interface SolverRepository {
@@ -17,6 +17,12 @@ export interface SolverRepository {
   readonly tag?: string;
   /** The index entries (from `readIndexArchive`). Entries whose `A:` is neither the solved arch nor `noarch` are ignored. */
   readonly entries: readonly IndexEntry[];
+  /**
+   * The same records as an `IndexTable` (`readIndexArchive(…).table`), when there is one. The solver
+   * then reads the table and builds only the records it needs, and does not read {@link entries} (which
+   * may then be a getter that builds every record on first access).
+   */
+  readonly table?: IndexTable;
 }
 
 /** A package name and version, e.g. an installed or previously locked package to prefer. */

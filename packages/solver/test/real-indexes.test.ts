@@ -124,3 +124,64 @@ describe('apko-testrepo', () => {
     expect(labels(both)).toEqual(['custom-ca-certs-1-1.0.0-r0', 'custom-ca-certs-2-1.0.0-r0']);
   });
 });
+
+describe('repositories given as an IndexTable (what apko passes: only the records a resolve needs are built)', () => {
+  for (const file of ['parity/solver-alpine.json', 'parity/solver-wolfi.json']) {
+    it(`gives the same answer as the entries for every case of ${file}`, () => {
+      const table = readJsonFixture<OracleTable>(file);
+      const archive = readIndexArchive(readFixture(table.index));
+      const fromTable: SolverRepository[] = [
+        {
+          name: 'https://example.invalid/main',
+          table: archive.table,
+          get entries(): IndexEntry[] {
+            throw new Error('the solver read entries although it had the table');
+          },
+        },
+      ];
+      const fromEntries: SolverRepository[] = [
+        { name: 'https://example.invalid/main', entries: readIndexArchive(readFixture(table.index)).entries },
+      ];
+      const outcome = (repositories: SolverRepository[], world: string[]): unknown => {
+        try {
+          const solution = solve({ world, repositories, arch: table.arch });
+          return { labels: labels(solution), world: solution.world, stats: solution.stats };
+        } catch (error) {
+          return isTkError(error) ? { code: error.code, message: error.message } : error;
+        }
+      };
+      for (const row of table.cases) {
+        expect(outcome(fromTable, row.world), row.world.join(' ')).toEqual(outcome(fromEntries, row.world));
+      }
+      // The entries it returns are the table's own records.
+      const solution = solve({ world: table.cases[0]!.world, repositories: fromTable, arch: table.arch });
+      for (const pkg of solution.packages) {
+        const index = archive.entries.indexOf(pkg.entry);
+        expect(index).toBeGreaterThanOrEqual(0);
+        expect(archive.table.entry(index)).toBe(pkg.entry);
+      }
+    });
+  }
+
+  it('multi-arch solves read name-versions from the table too', () => {
+    const archs = (useTable: boolean) =>
+      ['x86_64', 'aarch64'].map((arch) => {
+        const archive = readIndexArchive(readFixture(`real/apko-testrepo/${arch}/APKINDEX.tar.gz`));
+        const repository: SolverRepository = useTable
+          ? {
+              name: './testdata/packages',
+              table: archive.table,
+              get entries(): IndexEntry[] {
+                throw new Error('the solver read entries although it had the table');
+              },
+            }
+          : { name: './testdata/packages', entries: archive.entries };
+        return { arch, repositories: [repository] };
+      });
+    const fromTable = solveMultiArch({ world: ['replayout'], archs: archs(true) });
+    const fromEntries = solveMultiArch({ world: ['replayout'], archs: archs(false) });
+    expect([...fromTable].map(([arch, solution]) => [arch, labels(solution)])).toEqual(
+      [...fromEntries].map(([arch, solution]) => [arch, labels(solution)]),
+    );
+  });
+});

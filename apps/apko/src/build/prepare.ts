@@ -191,10 +191,15 @@ export async function resolveArchs(prepared: PreparedBuild<PrepareSettings>): Pr
         });
         const name = repo.spec.location;
         loaded.set(name, result);
+        // The solver reads the table and builds only the records it resolves; `entries` builds them
+        // all, so it is handed over unread.
         repositories.push({
           name,
           ...(repo.spec.tag === undefined ? {} : { tag: repo.spec.tag }),
-          entries: result.entries,
+          table: result.archive.table,
+          get entries() {
+            return result.entries;
+          },
         });
       }
       return { arch, loaded, repositories };

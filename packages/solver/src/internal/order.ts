@@ -9,7 +9,14 @@
  * call stack.
  */
 import { isDependencySatisfied, type Dependency } from '@tk/apk';
-import { namesOf, reverseInstallIf, type Provider, type UPackage, type Universe } from './universe.ts';
+import {
+  namesOf,
+  reverseInstallIf,
+  type Provider,
+  type UPackage,
+  type Universe,
+  nameInfoOf,
+} from './universe.ts';
 
 /**
  * Whether the provider chosen for a name (or none) satisfies a dependency on it, as apk-tools'
@@ -87,7 +94,7 @@ export function installOrder(
         stack.pop();
         continue;
       }
-      const info = universe.names.get(provided.name);
+      const info = nameInfoOf(universe, provided.name);
       const names = info === undefined ? [] : reverseInstallIf(universe, info);
       const name = names[frame.userIndex];
       if (name === undefined) {

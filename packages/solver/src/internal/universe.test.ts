@@ -1,7 +1,18 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { IndexEntry } from '@tk/repo';
-import { parseIndexText } from '@tk/repo';
-import { buildUniverse, identityKey } from './universe.ts';
+import { parseIndexText, readIndexArchive } from '@tk/repo';
+import { solve } from '../solve.ts';
+import { nameBucket } from './apk-hash.ts';
+import {
+  allPackages,
+  buildUniverse,
+  getUniverse,
+  identityKey,
+  nameInfoOf,
+  reverseInstallIf,
+} from './universe.ts';
 
 const record = (name: string, checksum: string): string => `C:${checksum}\nP:${name}\nV:1\nS:1\nI:1\n\n`;
 const entries = (text: string): IndexEntry[] => parseIndexText(text);
@@ -23,8 +34,8 @@ describe('package identity (apk-tools decodes C: before comparing)', () => {
       ],
       'x86_64',
     );
-    expect(universe.packages.map((pkg) => pkg.entry.name)).toEqual(['bar']);
-    expect(universe.names.has('libiif')).toBe(false);
+    expect(allPackages(universe).map((pkg) => pkg.entry.name)).toEqual(['bar']);
+    expect(nameInfoOf(universe, 'libiif')).toBeUndefined();
   });
 
   it('reads an X1 hex checksum as the same bytes as its Q1 form', () => {
@@ -37,9 +48,9 @@ describe('package identity (apk-tools decodes C: before comparing)', () => {
       ],
       'x86_64',
     );
-    expect(universe.packages).toHaveLength(1);
-    expect(universe.packages[0]!.repos).toEqual([0, 1]);
-    expect(universe.packages[0]!.tags).toEqual(['t']);
+    expect(allPackages(universe)).toHaveLength(1);
+    expect(allPackages(universe)[0]!.repos).toEqual([0, 1]);
+    expect(allPackages(universe)[0]!.tags).toEqual(['t']);
   });
 
   it('keeps distinct checksums apart however many there are (the table grows)', () => {
@@ -50,7 +61,7 @@ describe('package identity (apk-tools decodes C: before comparing)', () => {
       text += record(`p${i}`, `Q1${sum.toString('base64')}`);
     }
     const universe = buildUniverse([{ name: 'r', entries: entries(text) }], 'x86_64');
-    expect(universe.packages).toHaveLength(20_000);
+    expect(allPackages(universe)).toHaveLength(20_000);
     // The same index again in a second repository adds the repository, not packages.
     const twice = buildUniverse(
       [
@@ -59,8 +70,8 @@ describe('package identity (apk-tools decodes C: before comparing)', () => {
       ],
       'x86_64',
     );
-    expect(twice.packages).toHaveLength(20_000);
-    expect(twice.packages.every((pkg) => pkg.repos.length === 2)).toBe(true);
+    expect(allPackages(twice)).toHaveLength(20_000);
+    expect(allPackages(twice).every((pkg) => pkg.repos.length === 2)).toBe(true);
   });
 
   it('compares other checksum forms as written', () => {
@@ -90,7 +101,62 @@ describe('package identity under crafted checksums', () => {
       ],
       'x86_64',
     );
-    expect(universe.packages).toHaveLength(count);
-    expect(universe.packages.filter((pkg) => pkg.repos.length === 2)).toHaveLength(count);
+    expect(allPackages(universe)).toHaveLength(count);
+    expect(allPackages(universe).filter((pkg) => pkg.repos.length === 2)).toHaveLength(count);
+  });
+});
+
+describe('lazy universe', () => {
+  it('builds only the packages and names a solve looks at, from an IndexTable', () => {
+    const path = join(
+      import.meta.dirname,
+      '../../../../test-fixtures/real/alpine/v3.17-main-aarch64-APKINDEX.tar.gz',
+    );
+    const { table } = readIndexArchive(new Uint8Array(readFileSync(path)));
+    const repositories = [
+      {
+        name: 'alpine',
+        table,
+        get entries(): IndexEntry[] {
+          throw new Error('read entries');
+        },
+      },
+    ];
+    const solution = solve({ world: ['python3', 'git', 'openssh'], repositories, arch: 'aarch64' });
+    expect(solution.packages).toHaveLength(34);
+    // The solve's (cached) universe built a small part of the 5004 records.
+    const universe = getUniverse(repositories, 'aarch64');
+    expect(universe.built.size).toBeGreaterThanOrEqual(34);
+    expect(universe.built.size).toBeLessThan(table.length / 5);
+    expect(nameInfoOf(universe, 'busybox')!.providerPackages.map((pkg) => pkg.entry.name)).toEqual([
+      'busybox',
+    ]);
+    expect(nameInfoOf(universe, 'no-such-name')).toBeUndefined();
+    // Every package is still there when asked for.
+    expect(allPackages(universe)).toHaveLength(table.length);
+  });
+
+  it('orders a reverse install_if list by apk-tools bucket, newest name first within a bucket', () => {
+    // Two names in one bucket of apk-tools' 20,000 (found by trying names in order) and one elsewhere.
+    const byBucket = new Map<number, string>();
+    let pair: [string, string] | undefined;
+    for (let i = 0; pair === undefined; i++) {
+      const name = `n${i}`;
+      const bucket = nameBucket(name);
+      const other = byBucket.get(bucket);
+      if (other !== undefined) pair = [other, name];
+      else byBucket.set(bucket, name);
+    }
+    const [first, second] = pair;
+    const lone = [...byBucket.values()].find((name) => name !== first)!;
+    const user = (name: string, n: number): string =>
+      `C:Q1${Buffer.alloc(20, n).toString('base64')}\nP:${name}\nV:1\ni:trigger\n\n`;
+    const text = `${user(first, 1)}${user(second, 2)}${user(lone, 3)}C:Q1${Buffer.alloc(20, 4).toString('base64')}\nP:trigger\nV:1\n\n`;
+    const universe = buildUniverse([{ name: 'r', entries: parseIndexText(text) }], 'x86_64');
+    const order = reverseInstallIf(universe, nameInfoOf(universe, 'trigger')!);
+    const expected = [second, first, lone].sort(
+      (a, b) => nameBucket(a) - nameBucket(b) || (a === second ? -1 : b === second ? 1 : 0),
+    );
+    expect(order).toEqual(expected);
   });
 });

@@ -3,15 +3,20 @@
  * by decoded identity checksum, in one repository and across them, as apk-tools does), and for every name the packages that provide
  * it, in repository and index order (apk-tools' provider order).
  *
- * Building it is linear in the number of entries and parses nothing expensive: provides are split at
- * their `=` only, and the full, validating parse of a package's `D:`, `p:` and `i:` tokens happens the
- * first time the solver looks at that package (a 100,000-entry index is indexed in a few dozen
- * milliseconds and a solve parses only the packages it reaches). Universes are cached per
- * repositories array and arch, so repeated solves against the same (immutable) repositories reuse them.
+ * Building it is one pass over the records that allocates little per record: it reads each record's
+ * arch, checksum, name, `p:` and `i:` tokens (from a repository's `IndexTable` when it has one, without
+ * building the record), and keeps, per name, linked lists of record numbers in typed arrays. Everything
+ * else is built the first time the search asks: a package object (with its full index record) when it
+ * first appears as a provider or an install_if user of a name the search looks at, a name's
+ * {@link NameInfo} when the search first looks the name up ({@link nameInfoOf}), the full, validating
+ * parse of a package's `D:`, `p:` and `i:` tokens when the search first considers the package. A
+ * resolve against a 5,000-package index so builds a few hundred records, not all of them. Universes
+ * are cached per repositories array and arch, so repeated solves against the same (immutable)
+ * repositories reuse them.
  */
 import { compareVersions, parseDependency, parseProvide, type Dependency } from '@tk/apk';
 import { compareCodePoints, isTkError } from '@tk/core';
-import type { IndexEntry } from '@tk/repo';
+import type { IndexEntry, IndexTable } from '@tk/repo';
 import type { SolverRepository } from '../types.ts';
 import { nameBucket } from './apk-hash.ts';
 
@@ -24,7 +29,10 @@ export interface ProvidedName {
 
 /** One package of the universe. */
 export interface UPackage {
-  /** Position in {@link Universe.packages}: repository order, then index order. */
+  /**
+   * The record's number over all repositories (repository order, then index order; not dense: records
+   * of other arches and repeated identities have numbers too), so ids order packages as the indexes do.
+   */
   readonly id: number;
   readonly entry: IndexEntry;
   /** Indexes of the repositories holding this package, ascending (shared arrays: replace, never mutate). */
@@ -92,12 +100,97 @@ export interface OtherArchEntry {
   readonly repository: SolverRepository;
 }
 
+/** Read access to one repository's records: its `IndexTable`, or its entries array. */
+interface RecordSource {
+  readonly length: number;
+  name(index: number): string;
+  version(index: number): string;
+  arch(index: number): string | undefined;
+  checksum(index: number): string;
+  depends(index: number): readonly string[];
+  provides(index: number): readonly string[];
+  installIf(index: number): readonly string[];
+  entry(index: number): IndexEntry;
+}
+
+function entriesSource(entries: readonly IndexEntry[]): RecordSource {
+  return {
+    length: entries.length,
+    name: (index) => entries[index]!.name,
+    version: (index) => entries[index]!.version,
+    arch: (index) => entries[index]!.arch,
+    checksum: (index) => entries[index]!.checksum,
+    depends: (index) => entries[index]!.depends,
+    provides: (index) => entries[index]!.provides,
+    installIf: (index) => entries[index]!.installIf,
+    entry: (index) => entries[index]!,
+  };
+}
+
+function sourceOf(repository: SolverRepository): RecordSource | IndexTable {
+  return repository.table ?? entriesSource(repository.entries);
+}
+
+/**
+ * Per name, a list of records in index order, as linked lists over arrays of small integers (one list
+ * node per occurrence, no object per name): a name's providers (with the `p:` token that provides it,
+ * or -1 for its own name) and its install_if users. Name ids are handed out in order, so the lists of
+ * a new name are added at the end.
+ */
+class OccurrenceLists {
+  readonly head: number[] = [];
+  readonly tail: number[] = [];
+  readonly record: number[] = [];
+  readonly token: number[] = [];
+  readonly next: number[] = [];
+
+  /** Append `record` (with `token`) to the list of `id`, unless the list already ends with that record. */
+  add(id: number, record: number, token: number): void {
+    const { head, tail } = this;
+    while (head.length <= id) {
+      head.push(-1);
+      tail.push(-1);
+    }
+    const last = tail[id]!;
+    if (last >= 0 && this.record[last] === record) return;
+    const node = this.record.length;
+    this.record.push(record);
+    this.token.push(token);
+    this.next.push(-1);
+    if (last < 0) head[id] = node;
+    else this.next[last] = node;
+    tail[id] = node;
+  }
+
+  /** Call `visit` for each occurrence of `id`, in order. */
+  forEach(id: number, visit: (record: number, token: number) => void): void {
+    for (let node = this.head[id] ?? -1; node >= 0; node = this.next[node]!)
+      visit(this.record[node]!, this.token[node]!);
+  }
+}
+
 /** The indexed repositories for one arch. */
 export interface Universe {
   readonly arch: string;
   readonly repositories: readonly SolverRepository[];
-  readonly packages: UPackage[];
-  readonly names: Map<string, NameInfo>;
+  /** Each repository's records. */
+  readonly sources: readonly (RecordSource | IndexTable)[];
+  /** The number of each repository's first record (record numbers run across repositories). */
+  readonly firstRecord: readonly number[];
+  /** Per record number: 1 when the record is a package of the universe (right arch, first of its identity). */
+  readonly eligible: Uint8Array;
+  /** Packages built so far, by record number ({@link packageAt}). */
+  readonly built: Map<number, UPackage>;
+  /** For a package whose identity other records repeat: the repositories of those records, in order. */
+  readonly repeatedIn: Map<number, number[]>;
+  /** Name ids of every name a package provides or an install_if condition mentions. */
+  readonly nameIds: Map<string, number>;
+  /** Per name id, the providers ({@link OccurrenceLists}). */
+  readonly providerLists: OccurrenceLists;
+  /** Per name id, the packages whose `i:` mentions the name. */
+  readonly iifLists: OccurrenceLists;
+  /** {@link NameInfo}s built so far, by name id. */
+  readonly infos: (NameInfo | undefined)[];
   /** Own names of entries left out for their arch (at most a few entries per name). */
   readonly otherArch: Map<string, OtherArchEntry[]>;
   /** Tags of the tagged repositories. */
@@ -131,7 +224,11 @@ function nameOfToken(token: string): string {
 
 function fingerprint(repositories: readonly SolverRepository[]): unknown[] {
   const key: unknown[] = [];
-  for (const repository of repositories) key.push(repository, repository.entries, repository.entries.length);
+  for (const repository of repositories) {
+    // The table when there is one: reading `entries` could build every record.
+    const records = repository.table ?? repository.entries;
+    key.push(repository, records, records.length);
+  }
   return key;
 }
 
@@ -159,15 +256,6 @@ export function getUniverse(repositories: readonly SolverRepository[], arch: str
   const universe = buildUniverse(repositories, arch);
   byArch.set(arch, { key, universe });
   return universe;
-}
-
-function nameInfo(names: Map<string, NameInfo>, name: string): NameInfo {
-  let info = names.get(name);
-  if (info === undefined) {
-    info = { name, providerPackages: [], providerTokens: [], iifUsers: NO_PACKAGES, iifNames: NO_NAMES };
-    names.set(name, info);
-  }
-  return info;
 }
 
 const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -231,69 +319,68 @@ function identityHash(checksum: string): number {
 const MAX_PROBES = 64;
 
 /**
- * Packages by identity: an open-addressing table of package ids over typed arrays (a `Map` of
+ * Packages by identity: an open-addressing table of record numbers over typed arrays (a `Map` of
  * 100,000 string keys costs several times more, and every entry of every index goes through here);
  * equal hashes are told apart by {@link identityKey}. Should a probe run long, which only crafted
  * checksums cause, the table moves into a `Map` keyed by {@link identityKey} (V8's string hashing
  * is seeded), so hostile input costs linear time, not quadratic.
  */
 class IdentityTable {
-  /** Slot `i` is `table[2i]` (package id + 1, 0 when free) and `table[2i + 1]` (its hash): one cache line. */
+  /** Slot `i` is `table[2i]` (record number + 1, 0 when free) and `table[2i + 1]` (its hash): one cache line. */
   private readonly table: Int32Array;
   private readonly mask: number;
-  private readonly packages: readonly UPackage[];
-  private fallback: Map<string, UPackage> | undefined;
+  private readonly checksumOf: (record: number) => string;
+  private fallback: Map<string, number> | undefined;
   /** The free slot the last {@link get} that found nothing stopped at, for the {@link add} that follows. */
   private freeSlot = -1;
 
   /**
-   * @param packages - the universe's packages, by id (ids are looked up here on a hash match)
+   * @param checksumOf - the `C:` of a record (looked up on a hash match)
    * @param expected - how many entries will be offered: the table is sized once, at most half full
    */
-  constructor(packages: readonly UPackage[], expected: number) {
-    this.packages = packages;
+  constructor(checksumOf: (record: number) => string, expected: number) {
+    this.checksumOf = checksumOf;
     let size = 1 << 10;
     while (size < expected * 2) size *= 2;
     this.table = new Int32Array(size * 2);
     this.mask = size - 1;
   }
 
-  /** The package with the identity of `checksum` (whose {@link identityHash} is `hash`), if any. */
-  get(checksum: string, hash: number): UPackage | undefined {
+  /** The record with the identity of `checksum` (whose {@link identityHash} is `hash`), or -1. */
+  get(checksum: string, hash: number): number {
     this.freeSlot = -1;
-    if (this.fallback !== undefined) return this.fallback.get(identityKey(checksum));
+    if (this.fallback !== undefined) return this.fallback.get(identityKey(checksum)) ?? -1;
     const { table, mask } = this;
     for (let slot = hash & mask, probes = 0; ; slot = (slot + 1) & mask) {
       const id = table[slot * 2]!;
       if (id === 0) {
         this.freeSlot = slot;
-        return undefined;
+        return -1;
       }
-      if (++probes > MAX_PROBES) return this.toMap().get(identityKey(checksum));
+      if (++probes > MAX_PROBES) return this.toMap().get(identityKey(checksum)) ?? -1;
       if (table[slot * 2 + 1] !== hash) continue;
-      const known = this.packages[id - 1]!;
-      const other = known.entry.checksum;
-      if (other === checksum || identityKey(other) === identityKey(checksum)) return known;
+      const other = this.checksumOf(id - 1);
+      if (other === checksum || identityKey(other) === identityKey(checksum)) return id - 1;
     }
   }
 
-  /** Record `pkg`, for which {@link get} with `hash` just found nothing. */
-  add(hash: number, pkg: UPackage): void {
+  /** Record `record`, for which {@link get} with `hash` just found nothing. */
+  add(hash: number, record: number): void {
     if (this.fallback !== undefined || this.freeSlot < 0) {
-      this.toMap().set(identityKey(pkg.entry.checksum), pkg);
+      this.toMap().set(identityKey(this.checksumOf(record)), record);
       return;
     }
-    this.table[this.freeSlot * 2] = pkg.id + 1;
+    this.table[this.freeSlot * 2] = record + 1;
     this.table[this.freeSlot * 2 + 1] = hash;
     this.freeSlot = -1;
   }
 
-  private toMap(): Map<string, UPackage> {
+  private toMap(): Map<string, number> {
     if (this.fallback !== undefined) return this.fallback;
-    const map = new Map<string, UPackage>();
+    const map = new Map<string, number>();
     for (let slot = 0; slot <= this.mask; slot++) {
       const id = this.table[slot * 2]!;
-      if (id !== 0) map.set(identityKey(this.packages[id - 1]!.entry.checksum), this.packages[id - 1]!);
+      if (id !== 0) map.set(identityKey(this.checksumOf(id - 1)), id - 1);
     }
     this.fallback = map;
     return map;
@@ -308,85 +395,209 @@ class IdentityTable {
  * @returns a new universe
  */
 export function buildUniverse(repositories: readonly SolverRepository[], arch: string): Universe {
-  const packages: UPackage[] = [];
-  const names = new Map<string, NameInfo>();
+  const sources = repositories.map(sourceOf);
+  const firstRecord: number[] = [];
+  let total = 0;
+  for (const source of sources) {
+    firstRecord.push(total);
+    total += source.length;
+  }
+  const eligible = new Uint8Array(total);
   const otherArch = new Map<string, OtherArchEntry[]>();
+  const nameIds = new Map<string, number>();
+  const providerLists = new OccurrenceLists();
+  const iifLists = new OccurrenceLists();
+  const repeatedIn = new Map<number, number[]>();
+  const idOf = (name: string): number => {
+    let id = nameIds.get(name);
+    if (id === undefined) nameIds.set(name, (id = nameIds.size));
+    return id;
+  };
+  const checksumOf = (record: number): string => {
+    const repo = repositoryOf(firstRecord, record);
+    return sources[repo]!.checksum(record - firstRecord[repo]!);
+  };
   // apk-tools keys packages by their decoded identity checksum (`apk_db_pkg_add`): a later record with
   // the checksum of a known package is that package, whatever its name says, in the same repository
   // or another; the first record wins and only adds the repository.
-  const byIdentity = new IdentityTable(
-    packages,
-    repositories.reduce((sum, repository) => sum + repository.entries.length, 0),
-  );
+  const byIdentity = new IdentityTable(checksumOf, total);
   const tags = new Set<string>();
-  const reverseIif = new Map<NameInfo, Set<string>>();
 
   repositories.forEach((repository, repoIndex) => {
-    const tag = repository.tag;
-    if (tag !== undefined) tags.add(tag);
-    const repoList: readonly number[] = [repoIndex];
-    const tagList: readonly string[] = tag === undefined ? NO_TAGS : [tag];
-    for (const entry of repository.entries) {
-      if (entry.arch !== undefined && entry.arch !== arch && entry.arch !== 'noarch') {
-        let list = otherArch.get(entry.name);
-        if (list === undefined) otherArch.set(entry.name, (list = []));
-        if (list.length < MAX_OTHER_ARCH_PER_NAME) list.push({ entry, repository });
+    if (repository.tag !== undefined) tags.add(repository.tag);
+    const source = sources[repoIndex]!;
+    const first = firstRecord[repoIndex]!;
+    for (let index = 0; index < source.length; index++) {
+      const record = first + index;
+      const recordArch = source.arch(index);
+      if (recordArch !== undefined && recordArch !== arch && recordArch !== 'noarch') {
+        const name = source.name(index);
+        let list = otherArch.get(name);
+        if (list === undefined) otherArch.set(name, (list = []));
+        if (list.length < MAX_OTHER_ARCH_PER_NAME) list.push({ entry: source.entry(index), repository });
         continue;
       }
-      const identity = identityHash(entry.checksum);
-      const known = byIdentity.get(entry.checksum, identity);
-      if (known !== undefined) {
-        if (known.repos[known.repos.length - 1] !== repoIndex) known.repos = [...known.repos, repoIndex];
-        if (tag === undefined) known.untagged = true;
-        else if (!known.tags.includes(tag)) known.tags = [...known.tags, tag];
+      const checksum = source.checksum(index);
+      const identity = identityHash(checksum);
+      const known = byIdentity.get(checksum, identity);
+      if (known >= 0) {
+        let repeated = repeatedIn.get(known);
+        if (repeated === undefined) repeatedIn.set(known, (repeated = []));
+        repeated.push(repoIndex);
         continue;
       }
-      const pkg: UPackage = {
-        id: packages.length,
-        entry,
-        repos: repoList,
-        untagged: tag === undefined,
-        tags: tagList,
-        parsed: false,
-        broken: undefined,
-        deps: NO_DEPENDENCIES,
-        installIf: NO_DEPENDENCIES,
-      };
-      packages.push(pkg);
-      byIdentity.add(identity, pkg);
-      const own = nameInfo(names, entry.name);
-      own.providerPackages.push(pkg);
-      own.providerTokens.push(null);
-      for (const token of entry.provides) {
-        const at = token.indexOf('=');
-        const info = nameInfo(names, at < 0 ? token : token.slice(0, at));
-        // A repeated name (or the package's own name again) provides nothing new.
-        const last = info.providerPackages.length - 1;
-        if (last >= 0 && info.providerPackages[last] === pkg) continue;
-        info.providerPackages.push(pkg);
-        info.providerTokens.push(token);
+      byIdentity.add(identity, record);
+      eligible[record] = 1;
+      providerLists.add(idOf(source.name(index)), record, -1);
+      const provides = source.provides(index);
+      for (let token = 0; token < provides.length; token++) {
+        const text = provides[token]!;
+        const at = text.indexOf('=');
+        // A repeated name (or the package's own name again) provides nothing new (add() skips it).
+        providerLists.add(idOf(at < 0 ? text : text.slice(0, at)), record, token);
       }
-      if (entry.installIf.length > 0) {
-        const conditionNames = new Set<string>();
-        for (const token of entry.installIf) conditionNames.add(nameOfToken(token));
-        const provided = namesOf(pkg);
-        for (const name of conditionNames) {
-          const info = nameInfo(names, name);
-          if (info.iifUsers === NO_PACKAGES) info.iifUsers = [];
-          info.iifUsers.push(pkg);
-          let seen = reverseIif.get(info);
-          if (seen === undefined) reverseIif.set(info, (seen = new Set(info.iifNames)));
-          for (const item of provided) {
-            if (seen.has(item.name)) continue;
-            seen.add(item.name);
-            if (info.iifNames === NO_NAMES) info.iifNames = [];
-            info.iifNames.push(item.name);
-          }
-        }
-      }
+      for (const token of source.installIf(index)) iifLists.add(idOf(nameOfToken(token)), record, -1);
     }
   });
-  return { arch, repositories, packages, names, otherArch, tags };
+  return {
+    arch,
+    repositories,
+    sources,
+    firstRecord,
+    eligible,
+    built: new Map(),
+    repeatedIn,
+    nameIds,
+    providerLists,
+    iifLists,
+    infos: [],
+    otherArch,
+    tags,
+  };
+}
+
+/** The repository holding record number `record`. */
+function repositoryOf(firstRecord: readonly number[], record: number): number {
+  let low = 0;
+  let high = firstRecord.length - 1;
+  while (low < high) {
+    const middle = (low + high + 1) >> 1;
+    if (firstRecord[middle]! <= record) low = middle;
+    else high = middle - 1;
+  }
+  return low;
+}
+
+/**
+ * The package of record number `record` (which must be {@link Universe.eligible}), built on first use.
+ *
+ * @param universe - the universe
+ * @param record - the record number
+ * @returns the package
+ */
+export function packageAt(universe: Universe, record: number): UPackage {
+  const known = universe.built.get(record);
+  if (known !== undefined) return known;
+  const repoIndex = repositoryOf(universe.firstRecord, record);
+  const { repositories } = universe;
+  const entry = universe.sources[repoIndex]!.entry(record - universe.firstRecord[repoIndex]!);
+  const tag = repositories[repoIndex]!.tag;
+  let repos: readonly number[] = [repoIndex];
+  let untagged = tag === undefined;
+  let tags: readonly string[] = tag === undefined ? NO_TAGS : [tag];
+  for (const other of universe.repeatedIn.get(record) ?? []) {
+    if (repos[repos.length - 1] !== other) repos = [...repos, other];
+    const otherTag = repositories[other]!.tag;
+    if (otherTag === undefined) untagged = true;
+    else if (!tags.includes(otherTag)) tags = [...tags, otherTag];
+  }
+  const pkg: UPackage = {
+    id: record,
+    entry,
+    repos,
+    untagged,
+    tags,
+    parsed: false,
+    broken: undefined,
+    deps: NO_DEPENDENCIES,
+    installIf: NO_DEPENDENCIES,
+  };
+  universe.built.set(record, pkg);
+  return pkg;
+}
+
+/**
+ * Every package of the universe, in id order (builds them all: for tests and whole-universe questions).
+ *
+ * @param universe - the universe
+ * @returns the packages
+ */
+export function allPackages(universe: Universe): UPackage[] {
+  const packages: UPackage[] = [];
+  universe.eligible.forEach((flag, record) => {
+    if (flag === 1) packages.push(packageAt(universe, record));
+  });
+  return packages;
+}
+
+/**
+ * Call `visit` with the name and version of every package of the universe, in id order, without
+ * building the packages.
+ *
+ * @param universe - the universe
+ * @param visit - called once per package
+ */
+export function forEachNameVersion(universe: Universe, visit: (name: string, version: string) => void): void {
+  universe.sources.forEach((source, repoIndex) => {
+    const first = universe.firstRecord[repoIndex]!;
+    for (let index = 0; index < source.length; index++) {
+      if (universe.eligible[first + index] !== 1) continue;
+      visit(source.name(index), source.version(index));
+    }
+  });
+}
+
+/**
+ * What the universe knows about a name, built on first use: undefined for a name no package provides
+ * and no install_if condition mentions.
+ *
+ * @param universe - the universe
+ * @param name - the name
+ * @returns the name's providers and install_if users
+ */
+export function nameInfoOf(universe: Universe, name: string): NameInfo | undefined {
+  const id = universe.nameIds.get(name);
+  if (id === undefined) return undefined;
+  const known = universe.infos[id];
+  if (known !== undefined) return known;
+  const providerPackages: UPackage[] = [];
+  const providerTokens: (string | null)[] = [];
+  universe.providerLists.forEach(id, (record, token) => {
+    const pkg = packageAt(universe, record);
+    providerPackages.push(pkg);
+    providerTokens.push(token < 0 ? null : pkg.entry.provides[token]!);
+  });
+  let iifUsers = NO_PACKAGES;
+  let iifNames = NO_NAMES;
+  universe.iifLists.forEach(id, (record) => {
+    const pkg = packageAt(universe, record);
+    if (iifUsers === NO_PACKAGES) iifUsers = [];
+    iifUsers.push(pkg);
+  });
+  if (iifUsers.length > 0) {
+    const seen = new Set<string>();
+    iifNames = [];
+    for (const user of iifUsers) {
+      for (const item of namesOf(user)) {
+        if (seen.has(item.name)) continue;
+        seen.add(item.name);
+        iifNames.push(item.name);
+      }
+    }
+  }
+  const info: NameInfo = { name, providerPackages, providerTokens, iifUsers, iifNames };
+  universe.infos[id] = info;
+  return info;
 }
 
 /**
@@ -584,12 +795,12 @@ function nameSerials(universe: Universe): Map<string, number> {
   const see = (name: string): void => {
     if (!serials.has(name)) serials.set(name, serials.size);
   };
-  for (const repository of universe.repositories) {
-    for (const entry of repository.entries) {
-      see(entry.name);
-      for (const token of entry.depends) see(nameOfToken(token));
-      for (const token of entry.provides) see(nameOfToken(token));
-      for (const token of entry.installIf) see(nameOfToken(token));
+  for (const source of universe.sources) {
+    for (let index = 0; index < source.length; index++) {
+      see(source.name(index));
+      for (const token of source.depends(index)) see(nameOfToken(token));
+      for (const token of source.provides(index)) see(nameOfToken(token));
+      for (const token of source.installIf(index)) see(nameOfToken(token));
     }
   }
   universe.nameSerials = serials;
@@ -610,12 +821,14 @@ export function reverseInstallIf(universe: Universe, info: NameInfo): string[] {
     info.iifNamesApkOrder = info.iifNames;
     return info.iifNames;
   }
-  const serials = nameSerials(universe);
-  const keyed = info.iifNames.map((name) => ({
-    name,
-    bucket: nameBucket(name),
-    serial: serials.get(name) ?? 0,
-  }));
+  const keyed = info.iifNames.map((name) => ({ name, bucket: nameBucket(name), serial: 0 }));
+  // The creation order only breaks ties within a bucket (20,000 buckets: rare), and finding it reads every
+  // record's tokens, so it is computed only then.
+  const buckets = new Set(keyed.map((item) => item.bucket));
+  if (buckets.size < keyed.length) {
+    const serials = nameSerials(universe);
+    for (const item of keyed) item.serial = serials.get(item.name) ?? 0;
+  }
   keyed.sort((a, b) => a.bucket - b.bucket || b.serial - a.serial);
   info.iifNamesApkOrder = keyed.map((item) => item.name);
   return info.iifNamesApkOrder;

@@ -13,6 +13,7 @@ import {
   providersOf,
   type Provider,
   type UPackage,
+  nameInfoOf,
 } from '../universe.ts';
 import { MAX_SUB_REASONS, packageLabel, quote, sourceLabel } from './explain.ts';
 import {
@@ -156,7 +157,7 @@ export function checkDependency(
     };
   }
   if (dep.conflict) return undefined;
-  const info = state.universe.names.get(dep.name);
+  const info = nameInfoOf(state.universe, dep.name);
   if (info === undefined || providersOf(info).length === 0) {
     return {
       reason: `it depends on ${token}, which nothing provides`,

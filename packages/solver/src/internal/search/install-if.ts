@@ -3,7 +3,7 @@
  * `reevaluate_reverse_installif` when a name is decided.
  */
 import { satisfiedBy } from '../order.ts';
-import { ensureParsed, namesOf, type Provider, type UPackage } from '../universe.ts';
+import { ensureParsed, namesOf, type Provider, type UPackage, nameInfoOf } from '../universe.ts';
 import { addPending, unionInto, type SearchState } from './state.ts';
 
 /**
@@ -17,7 +17,7 @@ export function iifUsersOf(state: SearchState, packages: Iterable<UPackage>): Se
   const users = new Set<UPackage>();
   for (const pkg of packages) {
     for (const provided of namesOf(pkg)) {
-      for (const user of state.universe.names.get(provided.name)?.iifUsers ?? []) users.add(user);
+      for (const user of nameInfoOf(state.universe, provided.name)?.iifUsers ?? []) users.add(user);
     }
   }
   return users;

@@ -2,7 +2,7 @@
  * Which name to decide next and in which order to try its providers: apk-tools' dequeue in
  * `apk_solver_solve` (`compare_name_dequeue`) and its `compare_providers`.
  */
-import { compareProvidersStatic, isVirtualOnly, namesOf, type Provider } from '../universe.ts';
+import { compareProvidersStatic, isVirtualOnly, namesOf, type Provider, nameInfoOf } from '../universe.ts';
 import { hasPositiveConstraint, type SearchState } from './state.ts';
 
 /** The key of a name-version in the `prefer` and `common` sets. */
@@ -91,7 +91,7 @@ export function pickNext(state: SearchState): string | undefined {
   let triggered: Provider[][] | undefined;
   for (const [name, entry] of pending) {
     if (entry.kind === 'iif') (triggered ??= []).push(entry.triggered ?? []);
-    const info = universe.names.get(name);
+    const info = nameInfoOf(universe, name);
     const virtualOnly = entry.kind === 'require' && info !== undefined && isVirtualOnly(info);
     if (virtualOnly) (virtualNames ??= []).push(name);
     const ready = (blockers.get(name) ?? 0) === 0;

@@ -4,7 +4,7 @@
  * of ending the solve.
  */
 import { SolverError } from '../../errors.ts';
-import { staticOrder, type Provider } from '../universe.ts';
+import { staticOrder, type Provider, nameInfoOf } from '../universe.ts';
 import { evaluate } from './checks.ts';
 import { categoryOf, chainLinkFor, errorOf, failureOf, quote } from './explain.ts';
 import { iifUsersOf, triggerInstallIf } from './install-if.ts';
@@ -54,7 +54,7 @@ function addWorld(state: SearchState, world: SearchOptions['world']): void {
  */
 function openFrame(state: SearchState, name: string): Frame {
   const entry = state.pending.get(name)!;
-  const info = state.universe.names.get(name);
+  const info = nameInfoOf(state.universe, name);
   const order =
     entry.kind === 'iif'
       ? candidateOrder(state, name, entry.triggered ?? [], false)

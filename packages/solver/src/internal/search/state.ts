@@ -7,7 +7,14 @@ import type { Dependency } from '@tk/apk';
 import type { Logger } from '@tk/core';
 import type { SolverErrorCode } from '../../errors.ts';
 import { satisfiedBy } from '../order.ts';
-import { dependencyNames, namesOf, type Provider, type UPackage, type Universe } from '../universe.ts';
+import {
+  dependencyNames,
+  namesOf,
+  type Provider,
+  type UPackage,
+  type Universe,
+  nameInfoOf,
+} from '../universe.ts';
 
 /** A recorded requirement on a name. */
 export interface Constraint {
@@ -183,7 +190,7 @@ export function undo(state: SearchState, mark: number): void {
 
 /** Count `name`'s dependency names as blocked (`delta` 1) or released (-1) by it being pending. */
 function adjustBlockers(state: SearchState, name: string, delta: number): void {
-  const info = state.universe.names.get(name);
+  const info = nameInfoOf(state.universe, name);
   if (info === undefined) return;
   const { blockers } = state;
   for (const target of dependencyNames(info)) blockers.set(target, (blockers.get(target) ?? 0) + delta);

@@ -1,0 +1,621 @@
+/**
+ * A lazily materialized APKINDEX: the same format and the same checks as {@link parseIndexText}, in one
+ * pass over the index bytes, but without building an {@link IndexEntry} per record. The pass validates
+ * every line (so the errors and warnings, with their line numbers, are exactly those of
+ * `parseIndexText` over the decoded text) and records, per record, where it starts and where its
+ * `C:`, `P:`, `V:`, `A:`, `D:`, `p:` and `i:` values are. A resolve needs the full record of a few
+ * hundred packages out of tens of thousands: {@link IndexTable.entry} builds one on first use (and
+ * returns that same object afterwards), and the column accessors ({@link IndexTable.name},
+ * {@link IndexTable.provides}…) read a field without building the record.
+ *
+ * The bytes are kept as a "binary" string (one character per byte, Latin-1), which is compact and
+ * cheap to make; a value holding bytes 0x80-0xFF is decoded as UTF-8 when it is read. The whole text
+ * is checked to be valid UTF-8 first, and a leading byte order mark is skipped, as the strict
+ * decoder of `fromUtf8` does.
+ */
+import { isAscii, isUtf8 } from 'node:buffer';
+import { RepoError } from './errors.ts';
+import type { IndexEntry, ParseIndexOptions } from './index-text.ts';
+
+/** Slots per record in {@link IndexTable}'s column array. */
+const STRIDE = 16;
+const REC_START = 0;
+/** Offset just past the record's last line (its blank line or the end of the text). */
+const REC_END = 1;
+const C_START = 2;
+const C_END = 3;
+const P_START = 4;
+const P_END = 5;
+const V_START = 6;
+const V_END = 7;
+/** Index into the table's distinct `A:` values, or -1. */
+const A_ID = 8;
+/** {@link COMPLEX} and {@link CHECKSUM_OK} bits. */
+const FLAGS = 9;
+/** `D:`, `p:` and `i:` values: start here, end in the next slot (as for C, P and V). */
+const D_START = 10;
+const PROVIDES_START = 12;
+const I_START = 14;
+
+/** A list field given on several lines (or past 64 distinct arches): the accessors read `entry()`. */
+const COMPLEX = 1;
+/** The `C:` value is a well-formed SHA-1 checksum, so ASCII: read without looking for bytes to decode. */
+const CHECKSUM_OK = 2;
+
+const NON_ASCII = /[\u0080-\u00ff]/;
+const NO_TOKENS: readonly string[] = Object.freeze([]);
+
+/** Letters of the fields `parseIndexText` knows, with their bit in a record's "seen" mask. */
+const BITS: Readonly<Record<string, number>> = {
+  C: 1 << 0,
+  P: 1 << 1,
+  V: 1 << 2,
+  A: 1 << 3,
+  T: 1 << 4,
+  U: 1 << 5,
+  L: 1 << 6,
+  o: 1 << 7,
+  m: 1 << 8,
+  c: 1 << 9,
+  S: 1 << 10,
+  I: 1 << 11,
+  t: 1 << 12,
+  k: 1 << 13,
+  D: 1 << 14,
+  p: 1 << 15,
+  i: 1 << 16,
+};
+/** {@link BITS} by character code (0 for a letter tk does not model). */
+const BIT_BY_CODE = new Int32Array(128);
+for (const [letter, bit] of Object.entries(BITS)) BIT_BY_CODE[letter.charCodeAt(0)] = bit;
+/** The column slot of each letter's value by character code, -1 for none. */
+const SLOT_BY_CODE = new Int8Array(128).fill(-1);
+SLOT_BY_CODE[0x43 /* C */] = C_START;
+SLOT_BY_CODE[0x50 /* P */] = P_START;
+SLOT_BY_CODE[0x56 /* V */] = V_START;
+SLOT_BY_CODE[0x41 /* A */] = A_ID;
+SLOT_BY_CODE[0x44 /* D */] = D_START;
+SLOT_BY_CODE[0x70 /* p */] = PROVIDES_START;
+SLOT_BY_CODE[0x69 /* i */] = I_START;
+const LIST_BITS = BITS['D']! | BITS['p']! | BITS['i']!;
+const NUMBER_BITS = BITS['S']! | BITS['I']! | BITS['t']! | BITS['k']!;
+const REQUIRED = BITS['C']! | BITS['P']! | BITS['V']!;
+
+function isAsciiLetter(code: number): boolean {
+  return (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
+}
+
+/** A binary (one byte per character) string as UTF-8 text. */
+function decodeBinary(value: string): string {
+  return NON_ASCII.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value;
+}
+
+/** `parseIndexText`'s list split: whitespace-separated tokens, empty ones dropped. */
+function splitList(value: string): string[] {
+  if (value === '') return [];
+  if (value.indexOf(' ') < 0 && value.indexOf('\t') < 0 && !/\s/.test(value)) return [value];
+  return value.split(/\s+/).filter((token) => token !== '');
+}
+
+/**
+ * {@link splitList} over `raw[start, end)` when it is ASCII: split at the ASCII characters `\s` matches
+ * (tab, line feed, vertical tab, form feed, carriage return, space); undefined when it is not ASCII.
+ */
+function splitAscii(raw: string, start: number, end: number): string[] | undefined {
+  const tokens: string[] = [];
+  let from = -1;
+  for (let i = start; i < end; i++) {
+    const code = raw.charCodeAt(i);
+    if (code > 0x7f) return undefined;
+    if (code === 32 || (code >= 9 && code <= 13)) {
+      if (from >= 0) tokens.push(raw.slice(from, i));
+      from = -1;
+    } else if (from < 0) from = i;
+  }
+  if (from >= 0) tokens.push(raw.slice(from, end));
+  return tokens;
+}
+
+/** For each character code below 128: 1 for a base64 digit, 2 for a lower-case hex digit (both: 3). */
+const DIGIT_KIND = new Uint8Array(128);
+for (const char of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/')
+  DIGIT_KIND[char.charCodeAt(0)] = 1;
+for (const char of '0123456789abcdef') DIGIT_KIND[char.charCodeAt(0)]! |= 2;
+
+/**
+ * Whether `raw[start, end)` is a SHA-1 identity checksum as `parseIndexText` checks it:
+ * `Q1` + 27 base64 digits + `=`, or `X1` + 40 lower-case hex digits.
+ */
+function isChecksum(raw: string, start: number, end: number): boolean {
+  const q1 = end - start === 30 && raw.startsWith('Q1', start) && raw.charCodeAt(end - 1) === 0x3d;
+  const x1 = !q1 && end - start === 42 && raw.startsWith('X1', start);
+  if (!q1 && !x1) return false;
+  const kind = q1 ? 1 : 2;
+  for (let i = start + 2, stop = q1 ? end - 1 : end; i < stop; i++) {
+    const code = raw.charCodeAt(i);
+    if (code >= 128 || (DIGIT_KIND[code]! & kind) === 0) return false;
+  }
+  return true;
+}
+
+/** Whether `raw[start, end)` holds a byte above 0x7F. */
+function hasHighByte(raw: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (raw.charCodeAt(i) > 0x7f) return true;
+  return false;
+}
+
+/** Whether `raw[start, end)` is 1 to 15 decimal digits (`parseIndexText`'s whole numbers). */
+function isDecimal(raw: string, start: number, end: number): boolean {
+  if (end <= start || end - start > 15) return false;
+  for (let i = start; i < end; i++) {
+    const code = raw.charCodeAt(i);
+    if (code < 48 || code > 57) return false;
+  }
+  return true;
+}
+
+/**
+ * The records of an APKINDEX, read on demand. Made by {@link parseIndexTable}; immutable.
+ */
+export class IndexTable {
+  /** How many records the index has. */
+  readonly length: number;
+  readonly #raw: string;
+  readonly #cols: Int32Array;
+  readonly #archs: readonly string[];
+  readonly #ascii: boolean;
+  readonly #cache: (IndexEntry | undefined)[];
+  #all: IndexEntry[] | undefined;
+
+  /** @internal Use {@link parseIndexTable}. */
+  constructor(raw: string, cols: Int32Array, length: number, archs: readonly string[], ascii: boolean) {
+    this.#ascii = ascii;
+    this.#raw = raw;
+    this.#cols = cols;
+    this.length = length;
+    // Kept raw (one character per byte) while scanning, for comparing with the text.
+    this.#archs = archs.map(decodeBinary);
+    this.#cache = new Array<IndexEntry | undefined>(length);
+  }
+
+  #check(index: number): number {
+    if (!Number.isInteger(index) || index < 0 || index >= this.length)
+      throw new RangeError(`index record ${index} out of range (0..${this.length - 1})`);
+    return index * STRIDE;
+  }
+
+  #complex(base: number): boolean {
+    return (this.#cols[base + FLAGS]! & COMPLEX) !== 0;
+  }
+
+  #text(base: number, start: number): string {
+    const from = this.#cols[base + start]!;
+    if (from < 0) return '';
+    const to = this.#cols[base + start + 1]!;
+    const value = this.#raw.slice(from, to);
+    return this.#ascii || !hasHighByte(this.#raw, from, to) ? value : decodeBinary(value);
+  }
+
+  #list(base: number, start: number): readonly string[] {
+    const from = this.#cols[base + start]!;
+    if (from < 0) return NO_TOKENS;
+    // Not COMPLEX: one line.
+    const to = this.#cols[base + start + 1]!;
+    return splitAscii(this.#raw, from, to) ?? splitList(decodeBinary(this.#raw.slice(from, to)));
+  }
+
+  /**
+   * The full record, built on first use; the same object on every later call (and in {@link entries}).
+   *
+   * @param index - position in the index, from 0
+   * @returns the record, as {@link parseIndexText} would return it
+   * @throws {RangeError} when `index` is out of range
+   */
+  entry(index: number): IndexEntry {
+    const base = this.#check(index);
+    return (this.#cache[index] ??= this.#materialize(base));
+  }
+
+  /**
+   * Every record, in index order (built on first call, the same array afterwards).
+   *
+   * @returns the records, as {@link parseIndexText} would return them
+   */
+  entries(): IndexEntry[] {
+    if (this.#all !== undefined) return this.#all;
+    const all: IndexEntry[] = new Array<IndexEntry>(this.length);
+    for (let index = 0; index < this.length; index++) all[index] = this.entry(index);
+    this.#all = all;
+    return all;
+  }
+
+  /**
+   * The `P:` name of a record.
+   *
+   * @param index - position in the index
+   * @returns the name
+   */
+  name(index: number): string {
+    const base = this.#check(index);
+    return this.#complex(base) ? this.entry(index).name : this.#text(base, P_START);
+  }
+
+  /**
+   * The `V:` version of a record.
+   *
+   * @param index - position in the index
+   * @returns the version
+   */
+  version(index: number): string {
+    const base = this.#check(index);
+    return this.#complex(base) ? this.entry(index).version : this.#text(base, V_START);
+  }
+
+  /**
+   * The `C:` checksum of a record.
+   *
+   * @param index - position in the index
+   * @returns the checksum as written
+   */
+  checksum(index: number): string {
+    const base = this.#check(index);
+    if (this.#complex(base)) return this.entry(index).checksum;
+    if ((this.#cols[base + FLAGS]! & CHECKSUM_OK) !== 0)
+      return this.#raw.slice(this.#cols[base + C_START], this.#cols[base + C_END]);
+    return this.#text(base, C_START);
+  }
+
+  /**
+   * The `A:` arch of a record.
+   *
+   * @param index - position in the index
+   * @returns the arch, or undefined when the record has none
+   */
+  arch(index: number): string | undefined {
+    const base = this.#check(index);
+    if (this.#complex(base)) return this.entry(index).arch;
+    const id = this.#cols[base + A_ID]!;
+    return id < 0 ? undefined : this.#archs[id];
+  }
+
+  /**
+   * The `D:` tokens of a record (do not mutate).
+   *
+   * @param index - position in the index
+   * @returns the tokens
+   */
+  depends(index: number): readonly string[] {
+    const base = this.#check(index);
+    return this.#complex(base) ? this.entry(index).depends : this.#list(base, D_START);
+  }
+
+  /**
+   * The `p:` tokens of a record (do not mutate).
+   *
+   * @param index - position in the index
+   * @returns the tokens
+   */
+  provides(index: number): readonly string[] {
+    const base = this.#check(index);
+    return this.#complex(base) ? this.entry(index).provides : this.#list(base, PROVIDES_START);
+  }
+
+  /**
+   * The `i:` tokens of a record (do not mutate).
+   *
+   * @param index - position in the index
+   * @returns the tokens
+   */
+  installIf(index: number): readonly string[] {
+    const base = this.#check(index);
+    return this.#complex(base) ? this.entry(index).installIf : this.#list(base, I_START);
+  }
+
+  #materialize(base: number): IndexEntry {
+    const raw = this.#raw;
+    const end = this.#cols[base + REC_END]!;
+    const entry: IndexEntry = {
+      checksum: '',
+      name: '',
+      version: '',
+      depends: [],
+      provides: [],
+      installIf: [],
+      other: [],
+    };
+    let pos = this.#cols[base + REC_START]!;
+    while (pos < end) {
+      let nl = raw.indexOf('\n', pos);
+      if (nl < 0 || nl > end) nl = end;
+      let stop = nl;
+      if (stop > pos && raw.charCodeAt(stop - 1) === 13) stop--;
+      // The scan has checked every line: a line is either malformed (skipped, as parseIndexText does)
+      // or `X:value` with a valid number where one is due.
+      if (stop - pos >= 2 && raw.charCodeAt(pos + 1) === 58 && isAsciiLetter(raw.charCodeAt(pos))) {
+        const letter = raw[pos]!;
+        const value = decodeBinary(raw.slice(pos + 2, stop));
+        switch (letter) {
+          case 'C':
+            entry.checksum = value;
+            break;
+          case 'P':
+            entry.name = value;
+            break;
+          case 'V':
+            entry.version = value;
+            break;
+          case 'A':
+            entry.arch = value;
+            break;
+          case 'T':
+            entry.description = value;
+            break;
+          case 'U':
+            entry.url = value;
+            break;
+          case 'L':
+            entry.license = value;
+            break;
+          case 'o':
+            entry.origin = value;
+            break;
+          case 'm':
+            entry.maintainer = value;
+            break;
+          case 'c':
+            entry.commit = value;
+            break;
+          case 'S':
+            entry.size = Number(value);
+            break;
+          case 'I':
+            entry.installedSize = Number(value);
+            break;
+          case 't':
+            entry.buildTime = Number(value);
+            break;
+          case 'k':
+            entry.providerPriority = Number(value);
+            break;
+          case 'D':
+          case 'p':
+          case 'i': {
+            const key = letter === 'D' ? 'depends' : letter === 'p' ? 'provides' : 'installIf';
+            const list = splitList(value);
+            const known = entry[key];
+            if (known.length === 0) entry[key] = list;
+            else for (const token of list) known.push(token);
+            break;
+          }
+          default:
+            entry.other.push([letter, value]);
+            if (letter >= 'A' && letter <= 'Z') entry.uninstallable = true;
+        }
+      }
+      pos = nl + 1;
+    }
+    return entry;
+  }
+}
+
+/**
+ * Parse the bytes of an `APKINDEX` into an {@link IndexTable}: the checks, errors and warnings of
+ * {@link parseIndexText} over the same text, without building the records (see the module comment).
+ *
+ * @param bytes - the `APKINDEX` file's content (UTF-8)
+ * @param options - strictness and warning sink, as for {@link parseIndexText}
+ * @returns the table
+ * @throws {RepoError} REPO_BAD_INDEX: the bytes are not UTF-8, and every case where
+ *   {@link parseIndexText} throws
+ * @example
+ * const table = parseIndexTable(bytes);
+ * table.name(0); // 'busybox'
+ * table.entry(0).description;
+ */
+export function parseIndexTable(bytes: Uint8Array, options: ParseIndexOptions = {}): IndexTable {
+  const ascii = isAscii(bytes);
+  if (!ascii && !isUtf8(bytes)) new Reporter(options).fail(1, 'the index is not valid UTF-8');
+  return scanIndex(bytes, options, ascii);
+}
+
+/**
+ * {@link parseIndexTable} for bytes known to be UTF-8 (`readIndexArchive` checks them first).
+ *
+ * @param bytes - the `APKINDEX` content, valid UTF-8
+ * @param options - as for {@link parseIndexTable}
+ * @param ascii - whether every byte is below 0x80
+ * @returns the table
+ * @throws {RepoError} REPO_BAD_INDEX as {@link parseIndexTable}
+ */
+export function scanIndex(bytes: Uint8Array, options: ParseIndexOptions, ascii: boolean): IndexTable {
+  const report = new Reporter(options);
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  const raw = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1', bom);
+
+  // Sized once from the blank lines (records end with one; CRLF files and missing blank lines grow it).
+  let blankLines = 1;
+  for (let at = raw.indexOf('\n\n'); at >= 0; at = raw.indexOf('\n\n', at + 2)) blankLines++;
+  let cols: Int32Array = new Int32Array(STRIDE * (blankLines + 1));
+  let count = 0;
+  const archs: string[] = [];
+  // The record being read: its base in `cols` (-1 between records), letters seen, repeated ones.
+  let base = -1;
+  let seen = 0;
+  let recordLine = 0;
+  let repeated = 0;
+  let unknownSeen = 0;
+
+  // The loop keeps its state in locals and calls out only for what is rare (messages, growth), so that
+  // it runs as one tight optimized loop: a resolve reads every line of a large index once.
+  let pos = 0;
+  let lineNumber = 0;
+  const length = raw.length;
+  for (;;) {
+    const atEnd = pos >= length;
+    let nl = atEnd ? length : raw.indexOf('\n', pos);
+    if (nl < 0) nl = length;
+    let end = nl;
+    if (!atEnd) {
+      lineNumber++;
+      if (end > pos && raw.charCodeAt(end - 1) === 13) end--;
+    }
+    if (atEnd || end === pos) {
+      // A blank line (or the end of the text) ends the record, if one is open.
+      if (base >= 0) {
+        finishRecord(report, raw, cols, base, seen, recordLine);
+        cols[base + REC_END] = atEnd ? length : pos;
+        count++;
+        base = -1;
+        seen = 0;
+        repeated = 0;
+        unknownSeen = 0;
+      }
+      if (atEnd) break;
+    } else if (end - pos < 2 || raw.charCodeAt(pos + 1) !== 58 || !isAsciiLetter(raw.charCodeAt(pos))) {
+      report.malformed(lineNumber, raw, pos, end);
+    } else {
+      if (base < 0) {
+        if ((count + 1) * STRIDE > cols.length) cols = grow(cols);
+        base = count * STRIDE;
+        cols.fill(-1, base, base + STRIDE);
+        cols[base + REC_START] = pos;
+        cols[base + FLAGS] = 0;
+        recordLine = lineNumber;
+      }
+      const code = raw.charCodeAt(pos);
+      const start = pos + 2;
+      const bit = BIT_BY_CODE[code]!;
+      if (bit === 0) {
+        // An unknown upper-case letter (A-Z is 26 bits past the known ones' mask) is reported once per record.
+        if (code <= 0x5a /* Z */ && (unknownSeen & (1 << (code - 0x41))) === 0) {
+          unknownSeen |= 1 << (code - 0x41);
+          report.unknown(lineNumber, raw, cols, base, seen, code);
+        }
+      } else {
+        if ((seen & bit) !== 0) {
+          if ((bit & LIST_BITS) !== 0) cols[base + FLAGS]! |= COMPLEX;
+          else if ((repeated & bit) === 0) {
+            repeated |= bit;
+            report.repeated(lineNumber, code);
+          }
+        }
+        seen |= bit;
+        if ((bit & NUMBER_BITS) !== 0) {
+          if (!isDecimal(raw, start, end)) report.notNumber(lineNumber, raw, code, start, end);
+        } else {
+          const slot = SLOT_BY_CODE[code]!;
+          if (slot === A_ID) {
+            const id = archId(archs, raw, start, end);
+            // Past 64 distinct arches (a crafted index), the record is read through entry().
+            if (id < 0) cols[base + FLAGS]! |= COMPLEX;
+            cols[base + A_ID] = id;
+          } else if (slot >= 0) {
+            cols[base + slot] = start;
+            cols[base + slot + 1] = end;
+          }
+        }
+      }
+    }
+    pos = nl + 1;
+  }
+  return new IndexTable(raw, cols, count, archs, ascii);
+}
+
+function grow(cols: Int32Array): Int32Array {
+  const grown = new Int32Array(cols.length * 2);
+  grown.set(cols);
+  return grown;
+}
+
+/** The index of `raw[start, end)` among the distinct `A:` values (added when new), or -1 past 64 of them. */
+function archId(archs: string[], raw: string, start: number, end: number): number {
+  for (let known = 0; known < archs.length; known++) {
+    const arch = archs[known]!;
+    if (arch.length === end - start && raw.startsWith(arch, start)) return known;
+  }
+  return archs.length < 64 ? archs.push(raw.slice(start, end)) - 1 : -1;
+}
+
+/** A column value as text (UTF-8 decoded). */
+function columnText(raw: string, cols: Int32Array, base: number, slot: number): string {
+  return cols[base + slot]! < 0 ? '' : decodeBinary(raw.slice(cols[base + slot], cols[base + slot + 1]));
+}
+
+/** The end-of-record checks of `parseIndexText`: P, V and C present and not empty; a SHA-1 checksum. */
+function finishRecord(
+  report: Reporter,
+  raw: string,
+  cols: Int32Array,
+  base: number,
+  seen: number,
+  recordLine: number,
+): void {
+  // An unset slot is -1, -1: "empty" covers both.
+  const emptyP = cols[base + P_START] === cols[base + P_END];
+  const emptyV = cols[base + V_START] === cols[base + V_END];
+  const emptyC = cols[base + C_START] === cols[base + C_END];
+  if ((seen & REQUIRED) !== REQUIRED || emptyP || emptyV || emptyC)
+    report.fail(recordLine, `record has no ${emptyP ? 'P' : emptyV ? 'V' : 'C'}: field`);
+  if (isChecksum(raw, cols[base + C_START]!, cols[base + C_END]!)) cols[base + FLAGS]! |= CHECKSUM_OK;
+  else {
+    report.warn(
+      recordLine,
+      `${columnText(raw, cols, base, P_START)}: C: ${JSON.stringify(columnText(raw, cols, base, C_START).slice(0, 40))} is not a Q1 SHA-1 checksum`,
+      'REPO_INDEX_BAD_CHECKSUM',
+    );
+  }
+}
+
+/** The errors and warnings of a parse, worded as `parseIndexText` words them. */
+class Reporter {
+  readonly #options: ParseIndexOptions;
+  readonly #source: string;
+
+  constructor(options: ParseIndexOptions) {
+    this.#options = options;
+    this.#source = options.source ?? 'APKINDEX';
+  }
+
+  fail(line: number, message: string): never {
+    throw new RepoError('REPO_BAD_INDEX', `${this.#source}:${line}: ${message}`, {
+      hint: 'the repository index is corrupt; regenerate it (tk melange index)',
+    });
+  }
+
+  /** A recoverable problem: thrown in strict mode, else reported. */
+  warn(line: number, message: string, code: string): void {
+    if (this.#options.strict === true) this.fail(line, message);
+    this.#options.warn?.(`${this.#source}:${line}: ${message}`, code);
+  }
+
+  malformed(line: number, raw: string, start: number, end: number): void {
+    const text = decodeBinary(raw.slice(start, end));
+    this.warn(line, `malformed line ${JSON.stringify(text.slice(0, 60))}`, 'REPO_INDEX_BAD_LINE');
+  }
+
+  unknown(line: number, raw: string, cols: Int32Array, base: number, seen: number, code: number): void {
+    const name = (seen & BITS['P']!) === 0 ? '' : columnText(raw, cols, base, P_START);
+    const letter = String.fromCharCode(code);
+    this.#options.warn?.(
+      `${this.#source}:${line}: unknown field ${letter}: makes ${name || '?'} uninstallable for apk-tools`,
+      'REPO_INDEX_UNKNOWN_FIELD',
+    );
+  }
+
+  repeated(line: number, code: number): void {
+    const letter = String.fromCharCode(code);
+    this.warn(
+      line,
+      `field ${letter}: appears more than once in one record; the last is used (as apk-tools does)`,
+      'REPO_INDEX_REPEATED_FIELD',
+    );
+  }
+
+  notNumber(line: number, raw: string, code: number, start: number, end: number): never {
+    const text = decodeBinary(raw.slice(start, end));
+    return this.fail(
+      line,
+      `${String.fromCharCode(code)}: is not a whole number: ${JSON.stringify(text.slice(0, 40))}`,
+    );
+  }
+}
