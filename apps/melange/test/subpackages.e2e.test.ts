@@ -133,6 +133,8 @@ describe.skipIf(!bench.ready)(
         ),
       );
       await build(join(dir, 'good.yaml'), { outDir: out, cacheDir: join(dir, 'cache'), signingKey: key });
+      // It stored no source, so it made no cache folder (melange mounts one only when it exists).
+      expect(existsSync(join(dir, 'cache'))).toBe(false);
       const before = readFileSync(join(out, 'x86_64', 'APKINDEX.tar.gz'));
       writeFileSync(
         join(dir, 'bad.yaml'),

@@ -199,7 +199,9 @@ async function buildArch(recipe: Recipe, arch: string, ctx: ArchContext): Promis
   timings['compile'] = seconds(t);
 
   t = performance.now();
-  await mkdir(options.cacheDir, { recursive: true });
+  // The cache folder is made only when a source is stored in it (prefetchSources, prefetchGitSources): like
+  // melange, a build that stores nothing leaves no empty ./melange-cache behind, and the guest's
+  // /var/cache/melange is mounted only when the folder exists.
   const sources: FetchedSource[] = await prefetchSources(allSteps(compiled), {
     cacheDir: options.cacheDir,
     offline: options.offline ?? false,
