@@ -4,30 +4,41 @@
 const { readFileSync, statSync } = require('node:fs');
 
 /**
+ * The bundle's manifest when the bundle is current, undefined otherwise.
+ *
  * @param {URL} manifestUrl the bundle's inputs.json
  * @param {URL} rootUrl the folder its paths are relative to (ending in a slash)
- * @returns {boolean}
+ * @returns {{ inputs: unknown[], entry?: unknown, sha256?: unknown } | undefined}
  */
-function bundleIsCurrent(manifestUrl, rootUrl) {
+function currentBundle(manifestUrl, rootUrl) {
   let manifest;
   try {
     manifest = JSON.parse(readFileSync(manifestUrl, 'utf8'));
   } catch {
-    return false;
+    return undefined;
   }
-  if (!Array.isArray(manifest?.inputs) || manifest.inputs.length === 0) return false;
+  if (!Array.isArray(manifest?.inputs) || manifest.inputs.length === 0) return undefined;
   for (const input of manifest.inputs) {
-    if (!Array.isArray(input) || typeof input[0] !== 'string') return false;
+    if (!Array.isArray(input) || typeof input[0] !== 'string') return undefined;
     const [path, size, mtimeMs] = input;
     let stat;
     try {
       stat = statSync(new URL(path, rootUrl));
     } catch {
-      return false;
+      return undefined;
     }
-    if (!stat.isFile() || stat.size !== size || stat.mtimeMs !== mtimeMs) return false;
+    if (!stat.isFile() || stat.size !== size || stat.mtimeMs !== mtimeMs) return undefined;
   }
-  return true;
+  return manifest;
 }
 
-module.exports = { bundleIsCurrent };
+/**
+ * @param {URL} manifestUrl the bundle's inputs.json
+ * @param {URL} rootUrl the folder its paths are relative to (ending in a slash)
+ * @returns {boolean}
+ */
+function bundleIsCurrent(manifestUrl, rootUrl) {
+  return currentBundle(manifestUrl, rootUrl) !== undefined;
+}
+
+module.exports = { bundleIsCurrent, currentBundle };

@@ -1,1 +1,5 @@
 export declare function bundleIsCurrent(manifestUrl: URL, rootUrl: URL): boolean;
+export declare function currentBundle(
+  manifestUrl: URL,
+  rootUrl: URL,
+): { inputs: unknown[]; entry?: unknown; sha256?: unknown } | undefined;

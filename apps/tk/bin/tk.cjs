@@ -7,20 +7,18 @@
 // TK_NO_BUNDLE=1 always runs dist/main.js; TK_NO_CODE_CACHE=1 runs the bundle without the cache;
 // TK_LAUNCHER_TRACE=1 says which one runs, on stderr.
 'use strict';
-const { readFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { pathToFileURL } = require('node:url');
 const { loadBundle } = require('./code-cache.cjs');
-const { bundleIsCurrent } = require('./current.cjs');
+const { currentBundle } = require('./current.cjs');
 
 const bundleDir = join(__dirname, '../bundle');
 const manifestUrl = pathToFileURL(join(bundleDir, 'inputs.json'));
 const trace = process.env.TK_LAUNCHER_TRACE === '1';
 const bundle =
-  process.env.TK_NO_BUNDLE !== '1' &&
-  bundleIsCurrent(manifestUrl, pathToFileURL(join(__dirname, '../../../')))
-    ? JSON.parse(readFileSync(manifestUrl, 'utf8'))
-    : undefined;
+  process.env.TK_NO_BUNDLE === '1'
+    ? undefined
+    : currentBundle(manifestUrl, pathToFileURL(join(__dirname, '../../../')));
 
 async function main() {
   if (bundle === undefined || typeof bundle.sha256 !== 'string' || typeof bundle.entry !== 'string') {
