@@ -29,6 +29,7 @@ export {
   imageConfigSchema,
   imageConfigJsonSchema,
   PATH_TYPES,
+  emptyImageConfig,
   ConfigError,
   formatConfigIssue,
   MAX_CONFIG_BYTES,
@@ -59,7 +60,15 @@ export type {
   RepositoryLine,
 } from './config/index.ts';
 export { readYaml, PositionIndex, formatPath, YAML_LIMITS } from './config/yaml.ts';
-export type { PathSegment, SourcePos, NodePosition, YamlDocument } from './config/yaml.ts';
+export type {
+  PathSegment,
+  SourcePos,
+  NodePosition,
+  YamlDocument,
+  YamlGuide,
+  YamlKind,
+} from './config/yaml.ts';
+export { zodGuide } from './config/zod-guide.ts';
 export { reportZodIssues, describeValue, suggestKey } from './config/zod-issues.ts';
 export { issueReporter, staysInsideRoot } from './config/validate.ts';
 export type { Reporter } from './config/validate.ts';

@@ -27,13 +27,11 @@ import {
   type ResolvedPackage,
   type SolverRepository,
 } from '@tk/solver';
-import {
-  applyBuildOptions,
-  loadImageConfig,
-  toApkArch,
-  type ConfigFile,
-  type ImageConfig,
-} from '../config/index.ts';
+// The config modules themselves, not the config/index.ts barrel, which also loads zod.
+import { toApkArch } from '../config/arch.ts';
+import { loadImageConfig, type ConfigFile } from '../config/load.ts';
+import { applyBuildOptions } from '../config/options.ts';
+import type { ImageConfig } from '../config/schema.ts';
 import type { BuildOptions } from './options.ts';
 import { baseDirFor, isUrl, resolveConfigPath } from './paths.ts';
 

@@ -321,7 +321,8 @@ export function apkoCommand(ctx: CliContext): Command {
     .option('--arch <arch>', 'architectures', collect, [])
     .option('-p, --package-append <pkg>', 'extra packages', collect, [])
     .action(async (config: string, flags: { arch: string[]; packageAppend: string[] }) => {
-      const { loadImageConfig, applyBuildOptions } = await import('../config/index.ts');
+      const { loadImageConfig } = await import('../config/load.ts');
+      const { applyBuildOptions } = await import('../config/options.ts');
       const loaded = await loadImageConfig(resolve(ctx.cwd, config), { logger: ctx.logger });
       const merged = applyBuildOptions(loaded.config, {
         hostArch: hostArch(),

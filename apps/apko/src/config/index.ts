@@ -11,7 +11,9 @@ export {
   sortArchs,
 } from './arch.ts';
 export type { Arch, ApkArch, OciPlatform } from './arch.ts';
-export { imageConfigSchema, imageConfigJsonSchema, PATH_TYPES } from './schema.ts';
+export { imageConfigSchema, imageConfigJsonSchema } from './schema.ts';
+export { PATH_TYPES, IMAGE_CONFIG_SHAPE, parseShape, shapeGuide, UNSURE, emptyImageConfig } from './shape.ts';
+export type { Shape, Field } from './shape.ts';
 export type {
   ImageConfig,
   ImageContents,
@@ -25,13 +27,10 @@ export type {
   ImageCertificates,
   AdditionalCertificate,
 } from './schema.ts';
-export { parseImageConfig, loadImageConfig, MAX_CONFIG_BYTES, MAX_INCLUDE_DEPTH } from './load.ts';
-export type {
-  ParseImageConfigOptions,
-  LoadImageConfigOptions,
-  LoadedImageConfig,
-  ConfigFile,
-} from './load.ts';
+export { loadImageConfig, MAX_CONFIG_BYTES, MAX_INCLUDE_DEPTH } from './load.ts';
+export type { LoadImageConfigOptions, LoadedImageConfig, ConfigFile } from './load.ts';
+export { parseImageConfig } from './parse.ts';
+export type { ParseImageConfigOptions } from './parse.ts';
 export { applyBuildOptions, parseArchFlags, parseAnnotationFlags } from './options.ts';
 export type { BuildOptionsOverlay } from './options.ts';
 export { parseRepositoryLine, formatRepositoryLine } from './repository.ts';

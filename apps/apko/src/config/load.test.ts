@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { createRecordingLogger } from '@tk/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, type ConfigErrorCode, type ConfigIssue } from './errors.ts';
-import { loadImageConfig, MAX_CONFIG_BYTES, parseImageConfig } from './load.ts';
+import { loadImageConfig, MAX_CONFIG_BYTES } from './load.ts';
+import { parseImageConfig } from './parse.ts';
 
 const fixtures = join(import.meta.dirname, '../../../../test-fixtures');
 const y = (...lines: string[]): string => `${lines.join('\n')}\n`;

@@ -1,8 +1,12 @@
 /**
  * Loading an apko configuration: read the file (bounded), parse the YAML with positions, check it against
- * the zod schema, follow `include:` (cycles and depth bounded), merge as apko's MergeInto does, run the
+ * the schema, follow `include:` (cycles and depth bounded), merge as apko's MergeInto does, run the
  * semantic checks on the merged result, and apply defaults. Every problem of every file is collected and
  * thrown as one ConfigError.
+ *
+ * The schema check runs on the plain-data shape first (`shape.ts`); zod (`zod-check.ts`) is loaded only
+ * when that check is not sure, and then gives the verdict and the messages. A configuration that
+ * validates never loads zod.
  */
 import { open } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize } from 'node:path';
@@ -11,28 +15,15 @@ import { parseArch, type Arch } from './arch.ts';
 import { ConfigError, throwIssues, type ConfigIssue } from './errors.ts';
 import { mergeConfigs, type PositionedValue } from './merge.ts';
 import { formatRepositoryLine, parseRepositoryLine } from './repository.ts';
-import {
-  imageConfigSchema,
-  type ImageConfig,
-  type ParsedImageConfigFile,
-  type PathMutation,
-} from './schema.ts';
-import { checkSemantics, issueReporter } from './validate.ts';
+import type { ImageConfig, ParsedImageConfigFile, PathMutation } from './schema.ts';
+import { IMAGE_CONFIG_SHAPE, parseShape, shapeGuide, UNSURE } from './shape.ts';
+import { checkSemantics, issueReporter, type Reporter } from './validate.ts';
 import { readYaml, type NodePosition } from './yaml.ts';
-import { reportZodIssues } from './zod-issues.ts';
 
 /** Largest configuration file read (each file of an include chain): 1 MiB. */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 /** Longest include chain (the top file plus 16 includes). */
 export const MAX_INCLUDE_DEPTH = 16;
-
-/** Options of {@link parseImageConfig}. */
-export interface ParseImageConfigOptions {
-  /** File name used in issues (default `apko.yaml`). */
-  source?: string;
-  /** Receives warnings about keys that have no effect. */
-  logger?: Logger;
-}
 
 /** Options of {@link loadImageConfig}. */
 export interface LoadImageConfigOptions {
@@ -59,10 +50,23 @@ export interface LoadedImageConfig {
   files: ConfigFile[];
 }
 
-interface FileDoc extends PositionedValue {
+/** @internal One configuration file, read. */
+export interface FileDoc extends PositionedValue {
   file: string;
   issues: ConfigIssue[];
   include?: { path: string; pos: NodePosition | undefined };
+  /** The shape check was not sure of the value: it still needs {@link SchemaCheck}. */
+  unchecked: boolean;
+}
+
+/**
+ * @internal zod's check of a value (`zod-check.ts`): its output, or undefined after reporting every issue.
+ */
+export type SchemaCheck = (value: unknown, report: Reporter) => ParsedImageConfigFile | undefined;
+
+/** @internal Loads zod's check, only when a value needs it. */
+export async function loadSchemaCheck(): Promise<SchemaCheck> {
+  return (await import('./zod-check.ts')).checkWithZod;
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -86,9 +90,10 @@ function decode(bytes: Uint8Array, file: string): string {
   }
 }
 
-function readDocument(bytes: Uint8Array, file: string): FileDoc {
+/** @internal Read one file; the schema check of its value is left to {@link checkDocument}. */
+export function readDocument(bytes: Uint8Array, file: string): FileDoc {
   const text = decode(bytes, file);
-  const doc = readYaml(text, file, imageConfigSchema);
+  const doc = readYaml(text, file, shapeGuide(IMAGE_CONFIG_SHAPE));
   const issues = [...doc.issues];
   const report = issueReporter(issues, doc.positions, file);
   let value = doc.value;
@@ -96,18 +101,22 @@ function readDocument(bytes: Uint8Array, file: string): FileDoc {
     report([], 'the configuration must be a mapping of keys (contents:, entrypoint:, …)');
     value = {};
   }
-  const result = imageConfigSchema.safeParse(value);
-  if (!result.success) reportZodIssues(result.error.issues, imageConfigSchema, value, report);
   const include = (value as { include?: unknown }).include;
   return {
     file,
     value,
     positions: doc.positions,
     issues,
+    unchecked: parseShape(IMAGE_CONFIG_SHAPE, value) === UNSURE,
     ...(typeof include === 'string' && include !== ''
       ? { include: { path: include, pos: doc.positions.get(['include']) } }
       : {}),
   };
+}
+
+/** @internal Run zod on a document the shape check was not sure of, adding its issues to the document's. */
+export function checkDocument(doc: FileDoc, check: SchemaCheck): void {
+  if (doc.unchecked) check(doc.value, issueReporter(doc.issues, doc.positions, doc.file));
 }
 
 /** `@tag  url/` → `@tag url`: apko trims trailing slashes; tk also normalises the blank between fields. */
@@ -181,52 +190,42 @@ function finish(parsed: ParsedImageConfigFile): ImageConfig {
   return config;
 }
 
-/** Check a merged value and turn it into an ImageConfig, or throw every issue found. */
-function conclude(
+/** @internal A merged value that passed the semantic checks but not the shape check: zod must judge it. */
+export interface PendingConfig {
+  value: unknown;
+  issues: ConfigIssue[];
+  report: Reporter;
+  subject: string;
+}
+
+/**
+ * @internal Check a merged value and turn it into an ImageConfig, or throw every issue found; or, when
+ * the shape check is not sure of it, return it for {@link concludeWithZod}.
+ */
+export function conclude(
   merged: PositionedValue,
   fileIssues: ConfigIssue[],
   subject: string,
   logger: Logger,
-): ImageConfig {
+): ImageConfig | PendingConfig {
   const issues = [...fileIssues];
   const report = issueReporter(issues, merged.positions, subject);
   checkSemantics(merged.value, report, logger);
   if (issues.length > 0) throwIssues(issues, subject);
-  const result = imageConfigSchema.safeParse(merged.value);
-  if (!result.success) {
-    reportZodIssues(result.error.issues, imageConfigSchema, merged.value, report);
-    throwIssues(issues, subject);
-  }
-  return finish(result.data);
+  const parsed = parseShape(IMAGE_CONFIG_SHAPE, merged.value);
+  if (parsed !== UNSURE) return finish(parsed as ParsedImageConfigFile);
+  return { value: merged.value, issues, report, subject };
 }
 
-/**
- * Parse and validate a configuration given as text. `include:` cannot be followed without files, so a
- * configuration that has one is refused: use {@link loadImageConfig}.
- *
- * @param text - YAML (or JSON) text or its UTF-8 bytes
- * @param options - the name to report issues under, a logger
- * @returns the validated configuration with defaults applied
- * @throws {ConfigError} CONFIG_INVALID / CONFIG_UNSUPPORTED with `data.issues` listing every problem;
- *   CONFIG_YAML_SYNTAX; CONFIG_TOO_LARGE
- * @example
- * const config = parseImageConfig('contents:\n  packages: [busybox]\narchs: [x86_64]\n', { source: 'apko.yaml' });
- * config.archs; // ['amd64']
- */
-export function parseImageConfig(
-  text: string | Uint8Array,
-  options: ParseImageConfigOptions = {},
-): ImageConfig {
-  const source = options.source ?? 'apko.yaml';
-  const bytes = typeof text === 'string' ? new TextEncoder().encode(text) : text;
-  const doc = readDocument(bytes, source);
-  if (doc.include !== undefined) {
-    const report = issueReporter(doc.issues, doc.positions, source);
-    report(['include'], 'cannot be followed when parsing text', {
-      hint: 'load the configuration from its file (loadImageConfig) so that includes can be read',
-    });
-  }
-  return conclude(doc, doc.issues, source, options.logger ?? silentLogger);
+/** @internal zod's verdict on a value {@link conclude} was not sure of. */
+export function concludeWithZod(pending: PendingConfig, check: SchemaCheck): ImageConfig {
+  const data = check(pending.value, pending.report);
+  if (data === undefined) throwIssues(pending.issues, pending.subject);
+  return finish(data);
+}
+
+function isPending(result: ImageConfig | PendingConfig): result is PendingConfig {
+  return 'report' in result;
 }
 
 async function defaultReadFile(path: string): Promise<Uint8Array> {
@@ -315,7 +314,7 @@ export async function loadImageConfig(
   const logger = options.logger ?? silentLogger;
   const files: ConfigFile[] = [];
   const docs: FileDoc[] = [];
-  const issues: ConfigIssue[] = [];
+  const includeIssues: ConfigIssue[] = [];
 
   const rootBytes = await readConfigFile(path, readFile);
   if (rootBytes === undefined) {
@@ -327,13 +326,12 @@ export async function loadImageConfig(
   files.push({ path, bytes: rootBytes });
   let doc = readDocument(rootBytes, path);
   docs.push(doc);
-  issues.push(...doc.issues);
   const chain = [normalize(path)];
 
   while (doc.include !== undefined) {
     const include = doc.include.path;
     if (docs.length > MAX_INCLUDE_DEPTH) {
-      issues.push(
+      includeIssues.push(
         includeIssue(
           doc,
           `includes are nested more than ${MAX_INCLUDE_DEPTH} deep`,
@@ -361,14 +359,14 @@ export async function loadImageConfig(
       }
     }
     if (cycle !== undefined) {
-      issues.push(
+      includeIssues.push(
         includeIssue(doc, `include cycle: ${cycle}`, 'CONFIG_INCLUDE_CYCLE', 'remove one of the includes'),
       );
       break;
     }
     if (found === undefined) {
       const remote = /^[a-z0-9.-]+\.[a-z]+\/.+@[^/]+$/i.test(include);
-      issues.push(
+      includeIssues.push(
         includeIssue(
           doc,
           `"${include}" not found (looked for ${candidates.join(', ')})`,
@@ -385,10 +383,15 @@ export async function loadImageConfig(
     chain.push(normalize(found.file));
     doc = readDocument(found.bytes, found.file);
     docs.push(doc);
-    issues.push(...doc.issues);
   }
 
+  let check = docs.some((d) => d.unchecked) ? await loadSchemaCheck() : undefined;
+  if (check !== undefined) for (const d of docs) checkDocument(d, check);
+  const issues = [...docs.flatMap((d) => d.issues), ...includeIssues];
   let merged: PositionedValue = docs[docs.length - 1]!;
   for (let i = docs.length - 2; i >= 0; i--) merged = mergeConfigs(merged, docs[i]!);
-  return { config: conclude(merged, issues, path, logger), files };
+  const result = conclude(merged, issues, path, logger);
+  if (!isPending(result)) return { config: result, files };
+  check ??= await loadSchemaCheck();
+  return { config: concludeWithZod(result, check), files };
 }

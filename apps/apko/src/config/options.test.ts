@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, type ConfigIssue } from './errors.ts';
-import { parseImageConfig } from './load.ts';
+import { parseImageConfig } from './parse.ts';
 import { applyBuildOptions, parseAnnotationFlags, parseArchFlags } from './options.ts';
 
 const base = parseImageConfig(

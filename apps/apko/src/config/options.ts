@@ -12,7 +12,8 @@ import { parseDependency, ApkError } from '@tk/apk';
 import { ALL_ARCHS, ARCH_NAMES, archFromNodeArch, parseArch, sortArchs, type Arch } from './arch.ts';
 import { ConfigError, throwIssues, type ConfigIssue } from './errors.ts';
 import { formatRepositoryLine, parseRepositoryLine } from './repository.ts';
-import { ANNOTATION_KEY_PATTERN, type ImageConfig } from './schema.ts';
+import type { ImageConfig } from './schema.ts';
+import { ANNOTATION_KEY_PATTERN } from './shape.ts';
 
 /** Flag values that overlay a configuration. Absent or empty lists change nothing. */
 export interface BuildOptionsOverlay {

@@ -1,37 +1,45 @@
 /**
  * The apko image configuration schema (apko `pkg/build/types/types.go`, `schema.json`), as zod schemas.
  *
- * The zod schema is the source of truth for types, enums, patterns and ranges, and for the JSON Schema that
+ * The zod schema is the source of truth for messages, types, enums, patterns and ranges, and for the JSON Schema that
  * editors use (`apps/apko/schema/apko.schema.json`). Checks that JSON Schema cannot express (dependency
  * syntax, paths that climb out of the root, duplicate uids, references between keys) live in
  * `validate.ts`. Objects are strict, as apko decodes with `KnownFields(true)`. Keys keep apko's spelling
  * (`work-dir`, `run-as`, `build_repositories`) so that a config round-trips to apko's YAML and
- * `/etc/apko.json` without renaming.
+ * `/etc/apko.json` without renaming. `shape.ts` holds the same schema as plain data for the path a valid
+ * configuration takes without loading zod; `shape.test.ts` keeps the two equal.
  */
 import { z } from 'zod';
 import { ARCH_NAMES, type Arch } from './arch.ts';
+import {
+  ACCOUNT_NAME_PATTERN,
+  ANNOTATION_KEY_PATTERN,
+  CERT_NAME_PATTERN,
+  emptyContents,
+  ENV_KEY_PATTERN,
+  MAX_ID,
+  PATH_TYPES,
+  SERVICE_NAME_PATTERN,
+  STOP_SIGNAL_PATTERN,
+} from './shape.ts';
+
+export {
+  ACCOUNT_NAME_PATTERN,
+  ANNOTATION_KEY_PATTERN,
+  CERT_NAME_PATTERN,
+  ENV_KEY_PATTERN,
+  PATH_TYPES,
+  SERVICE_NAME_PATTERN,
+  STOP_SIGNAL_PATTERN,
+};
 
 // Parsed once per process: zod's JIT (code built with `new Function` for each object schema) costs more
 // than it saves, and code it builds at run time is never in the launcher's code cache. Same results.
 z.config({ jitless: true });
 
-/** apko's certificate and runtime-key name rule (`certNameRegex`): a safe file name, no leading dot. */
-export const CERT_NAME_PATTERN = /^[a-zA-Z0-9_-]+[a-zA-Z0-9_.-]*$/;
-/** apko's annotation key rule (`parseAnnotations`). */
-export const ANNOTATION_KEY_PATTERN = /^[a-z0-9-.]+$/;
-/** Environment variable names: a letter or `_`, then letters, digits, `_`, `.` or `-`. */
-export const ENV_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
-/** User, group and member names: safe in `/etc/passwd` and `/etc/group` (no `:`, spaces or newlines). */
-export const ACCOUNT_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/;
-/** s6 service names: become directory names under `/sv`. */
-export const SERVICE_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-/** Stop signals: a signal name (`SIGTERM`, `TERM`, `SIGRTMIN+3`) or number. */
-export const STOP_SIGNAL_PATTERN = /^(?:(?:SIG)?[A-Z][A-Z0-9]*(?:[+-][0-9]+)?|[0-9]+)$/;
 /** Strings end up in files and process state, which cannot hold NUL (a refinement: JSON Schema omits it). */
 const noNul = (s: string): boolean => !s.includes('\0');
 const NO_NUL_ERROR = { error: 'must not contain a NUL character' };
-
-const MAX_ID = 4294967295;
 
 const text = (description: string) => z.string().refine(noNul, NO_NUL_ERROR).describe(description);
 const nonEmpty = (description: string) =>
@@ -144,9 +152,6 @@ const accountsSchema = z
   })
   .describe('Accounts created in the image');
 
-/** The path mutation types apko knows. */
-export const PATH_TYPES = ['directory', 'empty-file', 'hardlink', 'symlink', 'permissions'] as const;
-
 const pathSchema = z.strictObject({
   path: nonEmpty('Path inside the image (absolute, or relative to the root)'),
   type: z
@@ -198,14 +203,7 @@ const certificatesSchema = z
  */
 export const imageConfigSchema = z
   .strictObject({
-    contents: contentsSchema.default(() => ({
-      repositories: [],
-      build_repositories: [],
-      runtime_repositories: [],
-      keyring: [],
-      runtime_keyring: [],
-      packages: [],
-    })),
+    contents: contentsSchema.default(emptyContents),
     entrypoint: entrypointSchema.default(() => ({})),
     cmd: text('Image command (arguments to the entrypoint), split like a shell command line').optional(),
     'work-dir': text('Working directory of the image').optional(),

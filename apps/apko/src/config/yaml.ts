@@ -1,7 +1,7 @@
 /**
  * YAML text → plain JS value, keeping the source position of every key and value.
  *
- * The conversion is guided by the zod schema so that scalars become what apko's decoder (Go yaml.v3)
+ * The conversion is guided by the schema (a {@link YamlGuide}) so that scalars become what apko's decoder (Go yaml.v3)
  * would make of them:
  * - a string field takes any scalar's source text (`PORT: 8080` → "8080", `VERSION: 1.0` → "1.0"),
  *   because yaml.v3 decodes ints, floats and bools into Go strings by their text;
@@ -29,7 +29,6 @@ import {
   type Document,
   type Scalar,
 } from 'yaml';
-import { z } from 'zod';
 import { ConfigError, type ConfigIssue } from './errors.ts';
 
 /** A key or index on the way from the document root to a value. */
@@ -121,58 +120,30 @@ export interface YamlDocument {
   issues: ConfigIssue[];
 }
 
-type Kind = 'string' | 'number' | 'boolean' | 'other';
+/** How the scalars of a value are read (see the file comment). */
+export type YamlKind = 'string' | 'number' | 'boolean' | 'other';
 
 /**
- * Strip optional/nullable/default/pipe wrappers from a zod schema.
- *
- * @param schema - a schema or undefined
- * @returns the innermost schema
+ * What the reader knows of the schema a document will be checked against: made from a zod schema by
+ * `zodGuide` (`zod-guide.ts`) or from plain data by `shapeGuide` (`shape.ts`), which needs no zod.
  */
-export function unwrapSchema(schema: z.ZodType | undefined): z.ZodType | undefined {
-  let s = schema;
-  for (let i = 0; i < 16 && s !== undefined; i++) {
-    if (s instanceof z.ZodOptional || s instanceof z.ZodNullable || s instanceof z.ZodDefault) {
-      s = s.unwrap() as z.ZodType;
-    } else if (s instanceof z.ZodPipe) {
-      s = s.in as z.ZodType;
-    } else {
-      return s;
-    }
-  }
-  return s;
+export interface YamlGuide {
+  /** How a scalar at this place is read. */
+  readonly kind: YamlKind;
+  /** Whether this is a map of free keys (a record), where `key:` alone is the empty string. */
+  readonly record: boolean;
+  /** The guide of a map entry or list item, or undefined when the schema has no such child. */
+  child(key: PathSegment): YamlGuide | undefined;
 }
 
-/**
- * The schema of a map entry or list item inside `schema`.
- *
- * @param schema - an object, record or array schema (possibly wrapped)
- * @param key - the key or index
- * @returns the child's schema, or undefined when `schema` has no such child
- */
-export function childSchema(schema: z.ZodType | undefined, key: PathSegment): z.ZodType | undefined {
-  const s = unwrapSchema(schema);
-  if (s instanceof z.ZodObject && typeof key === 'string') {
-    const shape = s.shape as Record<string, z.ZodType>;
-    return Object.hasOwn(shape, key) ? shape[key] : undefined;
-  }
-  if (s instanceof z.ZodRecord && typeof key === 'string') return s.valueType as z.ZodType;
-  if (s instanceof z.ZodArray && typeof key === 'number') return s.element as z.ZodType;
-  return undefined;
-}
-
-function kindOf(schema: z.ZodType | undefined): Kind {
-  const s = unwrapSchema(schema);
-  if (s instanceof z.ZodString || s instanceof z.ZodEnum) return 'string';
-  if (s instanceof z.ZodNumber) return 'number';
-  if (s instanceof z.ZodBoolean) return 'boolean';
-  return 'other';
+function kindOf(guide: YamlGuide | undefined): YamlKind {
+  return guide?.kind ?? 'other';
 }
 
 const YAML11_TRUE = new Set(['y', 'Y', 'yes', 'Yes', 'YES', 'on', 'On', 'ON']);
 const YAML11_FALSE = new Set(['n', 'N', 'no', 'No', 'NO', 'off', 'Off', 'OFF']);
 
-function scalarValue(node: Scalar, kind: Kind): unknown {
+function scalarValue(node: Scalar, kind: YamlKind): unknown {
   const value = node.value;
   if (value === null || value === undefined) return null;
   const plain = node.type === 'PLAIN' && node.tag === undefined;
@@ -246,7 +217,7 @@ function tooLarge(file: string, message: string): ConfigError {
   });
 }
 
-function convert(ctx: Ctx, node: unknown, schema: z.ZodType | undefined, path: PathSegment[]): unknown {
+function convert(ctx: Ctx, node: unknown, schema: YamlGuide | undefined, path: PathSegment[]): unknown {
   if (path.length > YAML_LIMITS.maxDepth) {
     throw tooLarge(
       ctx.file,
@@ -282,7 +253,7 @@ function convert(ctx: Ctx, node: unknown, schema: z.ZodType | undefined, path: P
 function convertNode(
   ctx: Ctx,
   node: unknown,
-  schema: z.ZodType | undefined,
+  schema: YamlGuide | undefined,
   path: PathSegment[],
   recordPosition: boolean,
 ): unknown {
@@ -293,11 +264,10 @@ function convertNode(
   }
   if (isScalar(node)) return scalarValue(node, kindOf(schema));
   if (isSeq(node)) {
-    return node.items.map((item, i) => convert(ctx, item, childSchema(schema, i), [...path, i]));
+    return node.items.map((item, i) => convert(ctx, item, schema?.child(i), [...path, i]));
   }
   if (isMap(node)) {
-    const inner = unwrapSchema(schema);
-    const isRecord = inner instanceof z.ZodRecord;
+    const isRecord = schema?.record === true;
     const out: Record<string, unknown> = {};
     const seen = new Map<string, SourcePos>();
     for (const pair of node.items) {
@@ -328,7 +298,7 @@ function convertNode(
         issueAt(ctx, childPath, keyStart, 'the key "__proto__" is not allowed');
         continue;
       }
-      const child = childSchema(schema, key);
+      const child = schema?.child(key);
       ctx.positions.set(childPath, { file: ctx.file, key: keyPos, value: keyPos });
       let value = convert(ctx, pair.value, child, childPath);
       const entry = ctx.positions.get(childPath);
@@ -386,16 +356,16 @@ function syntaxIssue(file: string, lc: LineCounter, offset: number, message: str
 }
 
 /**
- * Parse YAML text into a plain value with positions, guided by `schema`.
+ * Parse YAML text into a plain value with positions, guided by `guide`.
  *
  * @param text - the document (a UTF-8 decoded file)
  * @param file - name used in issues
- * @param schema - the zod schema the value will be checked against
+ * @param guide - what the schema the value will be checked against says about kinds and records
  * @returns the value, its positions, and conversion issues (duplicate keys…)
  * @throws {ConfigError} CONFIG_YAML_SYNTAX listing every YAML error (also for several documents in one
  *   file); CONFIG_TOO_LARGE when the structure exceeds {@link YAML_LIMITS}
  */
-export function readYaml(text: string, file: string, schema: z.ZodType): YamlDocument {
+export function readYaml(text: string, file: string, guide: YamlGuide): YamlDocument {
   preScan(text, file);
   const lc = new LineCounter();
   let docs: Document.Parsed[];
@@ -456,7 +426,7 @@ export function readYaml(text: string, file: string, schema: z.ZodType): YamlDoc
   const ctx: Ctx = { doc, file, lc, positions, issues, aliasNodes: 0, aliases: new Set() };
   let value: unknown;
   try {
-    value = convert(ctx, doc.contents, schema, []);
+    value = convert(ctx, doc.contents, guide, []);
   } catch (error) {
     if (error instanceof RangeError) throw tooLarge(file, 'the YAML nests too deeply to convert');
     throw error;

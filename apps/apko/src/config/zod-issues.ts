@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import { ARCH_NAMES } from './arch.ts';
 import type { Reporter } from './validate.ts';
-import { childSchema, unwrapSchema, type PathSegment } from './yaml.ts';
+import type { PathSegment } from './yaml.ts';
+import { childSchema, unwrapSchema } from './zod-guide.ts';
 
 function schemaAt(schema: z.ZodType, path: readonly PathSegment[]): z.ZodType | undefined {
   let s: z.ZodType | undefined = schema;

@@ -25,7 +25,7 @@ import type {
   Subpackage,
   TestSpec,
 } from '../recipe/types.ts';
-import type { ImageConfig } from '@tk/apko';
+import { emptyImageConfig, type ImageConfig } from '@tk/apko';
 import { GoDuration, GoMap, GoPointer, GoSlice, GoStruct, type GoValue } from './values.ts';
 
 type Replace = (text: string) => string;
@@ -90,27 +90,6 @@ function propagate(steps: readonly PipelineStep[], depth = 0): PipelineStep[] {
 function testWithAccount(test: TestSpec | undefined, always: boolean): TestSpec | undefined {
   if (test === undefined || (!always && test.pipeline.length === 0)) return test;
   return { ...test, environment: withBuildAccount(test.environment ?? emptyImageConfig()) };
-}
-
-function emptyImageConfig(): ImageConfig {
-  return {
-    contents: {
-      repositories: [],
-      build_repositories: [],
-      runtime_repositories: [],
-      keyring: [],
-      runtime_keyring: [],
-      packages: [],
-    },
-    entrypoint: {},
-    accounts: { users: [], groups: [] },
-    environment: {},
-    paths: [],
-    archs: [],
-    annotations: {},
-    volumes: [],
-    format: 'tar',
-  };
 }
 
 /**

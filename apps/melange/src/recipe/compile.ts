@@ -23,7 +23,7 @@
  * shell parser); `--env-file` values reach the build environment but never {@link CompiledRecipe.recipe}.
  */
 import { posix } from 'node:path';
-import type { ImageConfig, ImageGroup, ImageUser } from '@tk/apko';
+import { emptyImageConfig, type ImageConfig, type ImageGroup, type ImageUser } from '@tk/apko';
 import { MelangeError } from '../errors.ts';
 import type {
   CompiledPackage,
@@ -440,28 +440,6 @@ async function compileStep(
     compiled: defined({ ...base, with: withGiven, enabled: true, pipeline: children.map((c) => c.compiled) }),
     rendered: defined({ ...renderedBase, with: withGiven, pipeline: children.map((c) => c.rendered) }),
     needs: [...ownNeeds, ...children.flatMap((c) => c.needs)].filter((p) => p !== ''),
-  };
-}
-
-/** An empty apko configuration (for tests that give no environment). */
-function emptyImageConfig(): ImageConfig {
-  return {
-    contents: {
-      repositories: [],
-      build_repositories: [],
-      runtime_repositories: [],
-      keyring: [],
-      runtime_keyring: [],
-      packages: [],
-    },
-    entrypoint: {},
-    accounts: { users: [], groups: [] },
-    environment: {},
-    paths: [],
-    archs: [],
-    annotations: {},
-    volumes: [],
-    format: 'tar',
   };
 }
 

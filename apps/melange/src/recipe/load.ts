@@ -16,6 +16,7 @@ import {
   type ConfigIssue,
   type Reporter,
   type YamlDocument,
+  zodGuide,
 } from '@tk/apko';
 import { silentLogger, type Logger } from '@tk/core';
 import type { z } from 'zod';
@@ -185,7 +186,7 @@ function inMelangeWords(message: string, kind: Kind): string {
 /** readYaml with its ConfigErrors (syntax, several documents, limits) turned into MelangeErrors. */
 function readDocument(text: string, file: string, schema: z.ZodType, kind: Kind): YamlDocument {
   try {
-    return readYaml(text, file, schema);
+    return readYaml(text, file, zodGuide(schema));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     if (error.code === 'CONFIG_TOO_LARGE') {

@@ -17,6 +17,7 @@ import { isValidVersion } from '@tk/apk';
 import {
   ARCH_NAMES,
   checkSemantics,
+  emptyImageConfig,
   formatRepositoryLine,
   imageConfigSchema,
   parseArch,
@@ -200,27 +201,6 @@ export const environmentSchema = imageConfigSchema
   .describe(
     'An apko image configuration: contents.repositories/keyring/packages, accounts and environment are used; other apko keys are accepted and ignored',
   );
-
-function emptyImageConfig(): ImageConfig {
-  return {
-    contents: {
-      repositories: [],
-      build_repositories: [],
-      runtime_repositories: [],
-      keyring: [],
-      runtime_keyring: [],
-      packages: [],
-    },
-    entrypoint: {},
-    accounts: { users: [], groups: [] },
-    environment: {},
-    paths: [],
-    archs: [],
-    annotations: {},
-    volumes: [],
-    format: 'tar',
-  };
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // pipeline steps
