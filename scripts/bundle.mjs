@@ -53,6 +53,31 @@ const externalUndici = {
 const externalFiles = new Set();
 
 /**
+ * Keeps zod out of tk.cjs: it becomes a bundle of its own, zod.cjs, required as "./zod.cjs" (the launcher
+ * loads it through its code cache too). A command that reads no melange recipe and only valid apko
+ * configurations never loads it; the others load it on first use. V8 reads a code cache's description
+ * of every function in a script, so zod's half megabyte in tk.cjs cost every command about 5 ms and 2 MiB.
+ */
+const ZOD_BUNDLE = 'zod.cjs';
+const zodEntries = new Set();
+const separateZod = {
+  name: 'separate-zod',
+  setup(b) {
+    b.onResolve({ filter: /^zod$/ }, async (args) => {
+      if (args.pluginData?.separate === false) return undefined;
+      const resolved = await b.resolve(args.path, {
+        resolveDir: args.resolveDir,
+        kind: args.kind,
+        pluginData: { separate: false },
+      });
+      if (resolved.errors.length > 0) return { errors: resolved.errors };
+      zodEntries.add(resolved.path);
+      return { path: `./${ZOD_BUNDLE}`, external: true };
+    });
+  },
+};
+
+/**
  * Rewrites `import.meta.url` in first-party files to the URL of the original file, relative to the bundle
  * (`__tkBundleUrl` is set by the banner from the bundle's own file name).
  */
@@ -112,14 +137,33 @@ const result = await build({
   // `import()` of undici becomes `require()`: code compiled by vm.Script has no dynamic import.
   supported: { 'dynamic-import': false },
   banner: { js: 'const __tkBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
-  plugins: [externalUndici, keepModuleUrls, lazyChildProcess],
+  plugins: [externalUndici, keepModuleUrls, lazyChildProcess, separateZod],
+});
+if (zodEntries.size !== 1)
+  throw new Error(
+    `expected one zod for every importer, found ${zodEntries.size}: ${[...zodEntries].join(', ')}`,
+  );
+const zodResult = await build({
+  absWorkingDir: root,
+  entryPoints: [...zodEntries],
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  outfile: join(staging, ZOD_BUNDLE),
+  metafile: true,
+  sourcemap: false,
+  legalComments: 'none',
+  logLevel: 'warning',
 });
 
 const code = readFileSync(join(staging, bundleName));
 const inputs = [
-  ...Object.keys(result.metafile.inputs)
-    .filter((path) => !path.includes(':'))
-    .map((path) => resolve(root, path)),
+  ...new Set(
+    [...Object.keys(result.metafile.inputs), ...Object.keys(zodResult.metafile.inputs)]
+      .filter((path) => !path.includes(':'))
+      .map((path) => resolve(root, path)),
+  ),
   ...externalFiles,
 ]
   .sort()
@@ -129,7 +173,16 @@ const inputs = [
   });
 // sha256 names the code cache: V8 checks a cache against the source's length only.
 const sha256 = createHash('sha256').update(code).digest('hex');
-writeFileSync(join(staging, 'inputs.json'), `${JSON.stringify({ entry: bundleName, sha256, inputs })}\n`);
+// Bundles tk.cjs requires by these names, with their SHA-256 (for their code caches).
+const sides = {
+  [`./${ZOD_BUNDLE}`]: createHash('sha256')
+    .update(readFileSync(join(staging, ZOD_BUNDLE)))
+    .digest('hex'),
+};
+writeFileSync(
+  join(staging, 'inputs.json'),
+  `${JSON.stringify({ entry: bundleName, sha256, sides, inputs })}\n`,
+);
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(dirname(outdir), { recursive: true });
 renameSync(staging, outdir);

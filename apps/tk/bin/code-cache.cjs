@@ -95,6 +95,34 @@ function writeCodeCache(path, header, payload) {
 }
 
 /**
+ * The `require` a bundle runs with: Node's, from the bundle's folder, except for the side bundles named in
+ * `sides`, which load once each through {@link loadBundle} with their own code cache.
+ *
+ * @param {string} bundlePath absolute path of the bundle
+ * @param {string} task the task, for the side bundles' caches
+ * @param {boolean} useCache whether to use code caches
+ * @param {Record<string, unknown>} sides relative name → SHA-256
+ * @returns {NodeJS.Require}
+ */
+function bundleRequire(bundlePath, task, useCache, sides) {
+  const base = createRequire(bundlePath);
+  const loaded = new Map();
+  const load = (id) => {
+    const sha256 = Object.hasOwn(sides, id) ? sides[id] : undefined;
+    if (typeof sha256 !== 'string') return base(id);
+    if (!loaded.has(id))
+      loaded.set(id, loadBundle(join(dirname(bundlePath), id), sha256, task, useCache).exports);
+    return loaded.get(id);
+  };
+  return Object.assign(load, {
+    resolve: base.resolve,
+    cache: base.cache,
+    main: base.main,
+    extensions: base.extensions,
+  });
+}
+
+/**
  * Load the bundle and return its exports. With `useCache`, compile it with the cache when there is a good
  * one, and arrange for this process to write a better one when it exits.
  *
@@ -102,9 +130,11 @@ function writeCodeCache(path, header, payload) {
  * @param {string} sha256 its SHA-256, from inputs.json
  * @param {string} task what this process does: command words such as `apko build`, or empty
  * @param {boolean} useCache false to compile from source and write nothing
+ * @param {Record<string, unknown>} [sides] bundles the bundle requires by relative name (`./zod.cjs`), with
+ *   their SHA-256: loaded the same way (with a code cache) on first use
  * @returns {{ exports: Record<string, unknown>, cache: 'hit' | 'miss' | 'rejected' | 'off' }}
  */
-function loadBundle(bundlePath, sha256, task, useCache) {
+function loadBundle(bundlePath, sha256, task, useCache, sides = {}) {
   const source = readFileSync(bundlePath, 'latin1');
   const bundleStat = statSync(bundlePath);
   const name = /^[a-z][a-z0-9-]{0,31}( [a-z][a-z0-9-]{0,31})?$/.test(task) ? task.replace(' ', '.') : 'other';
@@ -137,7 +167,7 @@ function loadBundle(bundlePath, sha256, task, useCache) {
   const bundleModule = { exports: {} };
   script.runInThisContext()(
     bundleModule.exports,
-    createRequire(bundlePath),
+    bundleRequire(bundlePath, task, useCache, sides),
     bundleModule,
     bundlePath,
     dirname(bundlePath),

@@ -17,4 +17,5 @@ export declare function loadBundle(
   sha256: string,
   task: string,
   useCache: boolean,
+  sides?: Record<string, unknown>,
 ): { exports: Record<string, unknown>; cache: 'hit' | 'miss' | 'rejected' | 'off' };

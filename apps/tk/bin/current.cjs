@@ -8,7 +8,7 @@ const { readFileSync, statSync } = require('node:fs');
  *
  * @param {URL} manifestUrl the bundle's inputs.json
  * @param {URL} rootUrl the folder its paths are relative to (ending in a slash)
- * @returns {{ inputs: unknown[], entry?: unknown, sha256?: unknown } | undefined}
+ * @returns {{ inputs: unknown[], entry?: unknown, sha256?: unknown, sides?: unknown } | undefined}
  */
 function currentBundle(manifestUrl, rootUrl) {
   let manifest;

@@ -2,4 +2,4 @@ export declare function bundleIsCurrent(manifestUrl: URL, rootUrl: URL): boolean
 export declare function currentBundle(
   manifestUrl: URL,
   rootUrl: URL,
-): { inputs: unknown[]; entry?: unknown; sha256?: unknown } | undefined;
+): { inputs: unknown[]; entry?: unknown; sha256?: unknown; sides?: unknown } | undefined;

@@ -37,6 +37,7 @@ async function main() {
     bundle.sha256,
     words.join(' '),
     process.env.TK_NO_CODE_CACHE !== '1',
+    typeof bundle.sides === 'object' && bundle.sides !== null ? bundle.sides : {},
   );
   if (trace) process.stderr.write(`tk: running the bundle (code cache: ${cache})\n`);
   const code = await exports.runProcess();

@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -38,7 +38,7 @@ function writeRunner(bundle: string): string {
       "const manifest = JSON.parse(readFileSync(new URL('inputs.json', import.meta.url), 'utf8'));",
       'const { exports, cache } = loadBundle(',
       "  new URL(manifest.entry, import.meta.url).pathname, manifest.sha256, process.argv.slice(2, 4).join(' '),",
-      "  process.env.TK_NO_CODE_CACHE !== '1');",
+      "  process.env.TK_NO_CODE_CACHE !== '1', manifest.sides);",
       'process.stderr.write(`code cache: ${cache}\\n`);',
       'process.exitCode = await exports.runProcess();',
       '',
@@ -149,6 +149,37 @@ describe('the bundle', () => {
     const manifest = readFileSync(join(bundle, 'inputs.json'), 'utf8');
     expect(manifest).toMatch(/node_modules\/[^"]*undici\/index\.js/);
   }, 60_000);
+
+  it('keeps zod in a bundle of its own, loaded (with its code cache) only by commands that need it', () => {
+    const manifest = JSON.parse(readFileSync(join(bundle, 'inputs.json'), 'utf8')) as {
+      sides: Record<string, string>;
+    };
+    const zodSha = createHash('sha256')
+      .update(readFileSync(join(bundle, 'zod.cjs')))
+      .digest('hex');
+    expect(manifest.sides).toEqual({ './zod.cjs': zodSha });
+    expect(readFileSync(join(bundle, 'tk.cjs'), 'utf8')).not.toContain('$constructor("ZodString"');
+    expect(readFileSync(join(bundle, 'zod.cjs'), 'utf8')).toContain('$constructor("ZodString"');
+    const zodCaches = () =>
+      readdirSync(join(bundle, 'code-cache')).filter((name) => name.includes(zodSha.slice(0, 32)));
+    // A valid apko configuration: read and checked without zod.
+    run(runner, ['apko', 'show-config', 'examples/apko/hello.yaml', '--arch', 'amd64']);
+    expect(zodCaches()).toEqual([]);
+    // A melange recipe: zod loads, through its own code cache.
+    run(runner, ['melange', 'compile', 'examples/hello/melange.yaml', '--arch', 'x86_64']);
+    expect(zodCaches()).toEqual([expect.stringMatching(/-melange\.compile\.bin$/)]);
+    // An invalid apko configuration: zod loads for the messages.
+    const bad = join(tempDir(), 'bad.yaml');
+    writeFileSync(bad, 'contents:\n  packages: [hello]\nentrypiont: {}\n');
+    const r = spawnSync(process.execPath, [runner, 'apko', 'show-config', bad], {
+      cwd: ROOT,
+      env: ENV,
+      encoding: 'utf8',
+    });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('entrypiont');
+    expect(zodCaches()).toHaveLength(2);
+  }, 30_000);
 
   it('finds melange’s pipelines next to their original files', () => {
     const args = ['melange', 'compile', 'examples/hello/melange.yaml', '--arch', 'x86_64'];
