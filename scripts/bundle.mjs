@@ -17,6 +17,11 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
+import codeCache from '../apps/tk/bin/code-cache.cjs';
+
+// The launcher compiles a bundle as one function expression (a CommonJS module body); the file holds it
+// already wrapped, so that the launcher does not build a second copy of the source.
+const { WRAPPER_START } = codeCache;
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const entry = join(root, 'apps/tk/dist/process.js');
@@ -136,7 +141,10 @@ const result = await build({
   logLevel: 'warning',
   // `import()` of undici becomes `require()`: code compiled by vm.Script has no dynamic import.
   supported: { 'dynamic-import': false },
-  banner: { js: 'const __tkBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  banner: {
+    js: `${WRAPPER_START}\nconst __tkBundleUrl = require("node:url").pathToFileURL(__filename).href;`,
+  },
+  footer: { js: '})' },
   plugins: [externalUndici, keepModuleUrls, lazyChildProcess, separateZod],
 });
 if (zodEntries.size !== 1)
@@ -151,6 +159,8 @@ const zodResult = await build({
   platform: 'node',
   target: 'node20',
   outfile: join(staging, ZOD_BUNDLE),
+  banner: { js: WRAPPER_START },
+  footer: { js: '})' },
   metafile: true,
   sourcemap: false,
   legalComments: 'none',

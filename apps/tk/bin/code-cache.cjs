@@ -19,6 +19,11 @@ const { Script } = require('node:vm');
 const { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = fs;
 
 const MAGIC = 'tk-code-cache 1\n';
+/**
+ * How a bundle's code is wrapped to run as a CommonJS module body. scripts/bundle.mjs writes the wrapper
+ * into the file, so the source is compiled as read, without a concatenated copy (1.7 MB less memory).
+ */
+const WRAPPER_START = '(function (exports, require, module, __filename, __dirname) {';
 /** No new cache file is written into a folder that holds this many: unknown words cannot fill a disk. */
 const MAX_FILES = 64;
 
@@ -145,7 +150,7 @@ function loadBundle(bundlePath, sha256, task, useCache, sides = {}) {
   );
   const cached = useCache ? readCodeCache(cachePath, bundleStat) : undefined;
   const script = new Script(
-    `(function (exports, require, module, __filename, __dirname) {${source}\n})`,
+    source.startsWith(WRAPPER_START) ? source : `${WRAPPER_START}${source}\n})`,
     cached === undefined ? { filename: bundlePath } : { filename: bundlePath, cachedData: cached.payload },
   );
   const cache = !useCache
@@ -175,4 +180,4 @@ function loadBundle(bundlePath, sha256, task, useCache, sides = {}) {
   return { exports: bundleModule.exports, cache };
 }
 
-module.exports = { readCodeCache, writeCodeCache, loadBundle };
+module.exports = { readCodeCache, writeCodeCache, loadBundle, WRAPPER_START };

@@ -19,3 +19,4 @@ export declare function loadBundle(
   useCache: boolean,
   sides?: Record<string, unknown>,
 ): { exports: Record<string, unknown>; cache: 'hit' | 'miss' | 'rejected' | 'off' };
+export declare const WRAPPER_START: string;

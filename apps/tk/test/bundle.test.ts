@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { WRAPPER_START } from '../bin/code-cache.cjs';
 import { bundleIsCurrent } from '../bin/current.cjs';
 import { BOOTSTRAP_REPO, ROOT, tempDirs } from './helpers.ts';
 
@@ -158,6 +159,11 @@ describe('the bundle', () => {
       .update(readFileSync(join(bundle, 'zod.cjs')))
       .digest('hex');
     expect(manifest.sides).toEqual({ './zod.cjs': zodSha });
+    // Both files hold their CommonJS wrapper, so the launcher compiles them as read (no second copy).
+    for (const file of ['tk.cjs', 'zod.cjs']) {
+      const text = readFileSync(join(bundle, file), 'latin1');
+      expect(text.startsWith(WRAPPER_START) && text.trimEnd().endsWith('})'), file).toBe(true);
+    }
     expect(readFileSync(join(bundle, 'tk.cjs'), 'utf8')).not.toContain('$constructor("ZodString"');
     expect(readFileSync(join(bundle, 'zod.cjs'), 'utf8')).toContain('$constructor("ZodString"');
     const zodCaches = () =>
