@@ -369,6 +369,7 @@ export async function buildArch(
   const layer = await buildLayer(treeEntries(tree), {
     logger,
     ...(layerCache === undefined ? {} : { layerCache }),
+    ...(options.layerCompression === undefined ? {} : { gzip: { engine: options.layerCompression } }),
   });
   logger.progress({
     id: `layer-${resolved.arch}`,

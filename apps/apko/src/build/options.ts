@@ -2,6 +2,7 @@
  * Everything a build takes, as the CLI (or a test, or a library user) passes it: no process globals.
  */
 import type { Logger } from '@tk/core';
+import type { GzipEngine } from '@tk/gzip';
 
 /** Options shared by build, publish, lock and show-packages. */
 export interface BuildOptions {
@@ -37,6 +38,11 @@ export interface BuildOptions {
    * evicting least recently used layers; `Infinity` never evicts. Default: @tk/oci's (1 GiB).
    */
   layerCacheMaxBytes?: number;
+  /**
+   * `--layer-compression`: the deflate engine of image layers. Default: @tk/oci's (libdeflate, a gzip
+   * member per 1 MiB block); `zlib` writes one member, with reference zlib's level-6 bytes.
+   */
+  layerCompression?: GzipEngine;
   /** `--offline`: use only the cache and local folders. */
   offline?: boolean;
   /** `--ignore-signatures` / `--allow-untrusted`. */

@@ -31,6 +31,7 @@ interface CommonFlags {
   cacheDir?: string;
   layerCache: boolean;
   layerCacheMaxSize?: number;
+  layerCompression?: 'libdeflate' | 'zlib';
   offline: boolean;
   ignoreSignatures: boolean;
   includePaths: string[];
@@ -88,6 +89,12 @@ function addCommonFlags(command: Command): Command {
       'bound of the compressed-layer cache, least recently used layers evicted first: bytes, or K, M, G, T (powers of 1024); "unlimited" never evicts (default 1G)',
       byteSize('--layer-cache-max-size'),
     )
+    .addOption(
+      new Option(
+        '--layer-compression <engine>',
+        'deflate engine of image layers: libdeflate (default: a gzip member per 1 MiB block, fastest) or zlib (one gzip member, as gzip -6 and tk before the libdeflate layers write it); both give the same bytes on every machine, different from each other',
+      ).choices(['libdeflate', 'zlib']),
+    )
     .option('--offline', 'use only cached downloads and local repositories', false)
     .option('--ignore-signatures', 'accept unsigned or untrusted indexes (alias: --allow-untrusted)', false)
     .addOption(new Option('--allow-untrusted').hideHelp().default(false))
@@ -125,6 +132,7 @@ function buildOptions(
     cacheDir: resolve(ctx.cwd, flags.cacheDir ?? defaultCache(ctx)),
     ...(flags.layerCache ? {} : { layerCache: false }),
     ...(flags.layerCacheMaxSize === undefined ? {} : { layerCacheMaxBytes: flags.layerCacheMaxSize }),
+    ...(flags.layerCompression === undefined ? {} : { layerCompression: flags.layerCompression }),
     offline: flags.offline,
     allowUntrusted: flags.ignoreSignatures || flags.allowUntrusted === true,
     includePaths: flags.includePaths.map((p) => resolve(ctx.cwd, p)),
