@@ -79,6 +79,30 @@ describe('the bundle', () => {
     expect(bundleIsCurrent(pathToFileURL(join(bundle, 'inputs.json')), pathToFileURL(`${ROOT}/`))).toBe(true);
   });
 
+  it('guards its inputs with a few files that change whenever they do', () => {
+    const manifest = JSON.parse(readFileSync(join(bundle, 'inputs.json'), 'utf8')) as {
+      guards: [string, number, number][];
+      inputs: [string, number, number][];
+    };
+    const guards = manifest.guards.map(([path]) => path);
+    // Each compiled project's build info (tsc -b rewrites it with the project's output), pnpm's install
+    // record, and the inputs neither covers (the deflate worker).
+    for (const project of ['apps/tk', 'apps/apko', 'apps/melange', 'packages/core', 'packages/solver'])
+      expect(guards).toContain(`${project}/tsconfig.tsbuildinfo`);
+    expect(guards).toContain('node_modules/.modules.yaml');
+    expect(guards).toContain('packages/gzip/worker/deflate-block.mjs');
+    for (const [path] of manifest.inputs) {
+      const project = /^(.*?)\/dist\//.exec(path)?.[1];
+      const guard = path.startsWith('node_modules/')
+        ? 'node_modules/.modules.yaml'
+        : project === undefined
+          ? path
+          : `${project}/tsconfig.tsbuildinfo`;
+      expect(guards, path).toContain(guard);
+    }
+    expect(guards.length).toBeLessThan(manifest.inputs.length / 10);
+  });
+
   it('builds the hello image byte for byte as dist/main.js does, compiled from source and from its code cache', () => {
     const out = tempDir();
     const args = (tar: string, extra: string[]) => [
@@ -218,6 +242,32 @@ describe('bundleIsCurrent', () => {
     expect(check()).toBe(false);
     record();
     writeFileSync(file, 'export {}; \n');
+    expect(check()).toBe(false);
+  });
+
+  it('checks only the guards when the manifest has them', () => {
+    const guard = join(root, 'tsconfig.tsbuildinfo');
+    writeFileSync(guard, '{}');
+    const stat = (path: string) => statSync(path);
+    const write = () =>
+      writeFileSync(
+        manifestPath,
+        JSON.stringify({
+          guards: [['tsconfig.tsbuildinfo', stat(guard).size, stat(guard).mtimeMs]],
+          inputs: [['a.js', stat(file).size, stat(file).mtimeMs]],
+        }),
+      );
+    write();
+    expect(check()).toBe(true);
+    // tsc -b rewrites the build info along with the output: the bundle is stale.
+    writeFileSync(guard, '{"version":"x"}');
+    expect(check()).toBe(false);
+    write();
+    rmSync(guard);
+    expect(check()).toBe(false);
+    writeFileSync(manifestPath, JSON.stringify({ guards: [], inputs: [['a.js', 1, 1]] }));
+    expect(check()).toBe(false);
+    writeFileSync(manifestPath, JSON.stringify({ guards: [['/etc/passwd', 1, 1]], inputs: [] }));
     expect(check()).toBe(false);
   });
 
