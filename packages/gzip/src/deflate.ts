@@ -22,7 +22,7 @@
  * Blocks run on worker threads; the output is the same for any number of threads.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
 import { deflateBlock, deflateWhole } from '../worker/deflate-block.mjs';
 import { GzipError } from './errors.ts';
@@ -228,7 +228,7 @@ export async function gzip(
   const wanted = options.threads ?? Math.min(defaultThreads(), worthwhileThreads(jobs, settings));
   const threads = Math.max(1, Math.min(wanted, jobs.length));
   if (threads === 1) return compressHere(jobs, settings);
-  const pool = getPool(threads);
+  const pool = await getPool(threads);
   const deflated = await Promise.all(jobs.map((job) => pool.run(job, settings)));
   return frame(deflated, jobs, settings);
 }
@@ -262,7 +262,10 @@ class DeflatePool {
   readonly #pending = new Map<number, PendingJob>();
   #nextId = 0;
 
-  constructor(size: number) {
+  readonly #Worker: typeof Worker;
+
+  constructor(size: number, WorkerClass: typeof Worker) {
+    this.#Worker = WorkerClass;
     for (let i = 0; i < size; i++) this.#spawn();
   }
 
@@ -271,7 +274,7 @@ class DeflatePool {
   }
 
   #spawn(): void {
-    const worker = new Worker(new URL('../worker/deflate-worker.mjs', import.meta.url));
+    const worker = new this.#Worker(new URL('../worker/deflate-worker.mjs', import.meta.url));
     worker.on('message', (message: { id: number; output?: Uint8Array; error?: string }) => {
       const job = this.#pending.get(message.id);
       this.#pending.delete(message.id);
@@ -325,11 +328,14 @@ class DeflatePool {
 }
 
 let pool: DeflatePool | undefined;
+/** node:worker_threads, loaded with the first pool: commands that compress nothing big never load it. */
+let workerThreads: Promise<{ Worker: typeof Worker }> | undefined;
 
-function getPool(threads: number): DeflatePool {
+async function getPool(threads: number): Promise<DeflatePool> {
+  const { Worker } = await (workerThreads ??= import('node:worker_threads'));
   if (pool === undefined || pool.size < threads) {
     void pool?.close();
-    pool = new DeflatePool(threads);
+    pool = new DeflatePool(threads, Worker);
   }
   return pool;
 }
