@@ -2,7 +2,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { parseIndexTable, type IndexTable } from './index-table.ts';
+import {
+  hashInstallIfName,
+  hashName,
+  hashProvideName,
+  nameHashesOf,
+  parseIndexTable,
+  type IndexTable,
+  type NameHashes,
+} from './index-table.ts';
 import { parseIndexText, type IndexEntry } from './index-text.ts';
 
 const FIXTURES = join(import.meta.dirname, '../../../test-fixtures/real');
@@ -42,8 +50,16 @@ function lazy(bytes: Uint8Array, strict: boolean): Outcome & { table?: IndexTabl
   }
 }
 
-/** The column accessors agree with the materialized records. */
+/** Name hashes as plain arrays, for comparing. */
+function plainHashes(hashes: NameHashes): number[][] {
+  const { own, provideStart, provideHashes, iifStart, iifHashes } = hashes;
+  return [own, provideStart, provideHashes, iifStart, iifHashes].map((array) => Array.from(array));
+}
+
+/** The column accessors (and the name hashes read from the text) agree with the materialized records. */
 function expectColumnsMatch(table: IndexTable): void {
+  expect(plainHashes(table.nameHashes())).toEqual(plainHashes(nameHashesOf(table.entries())));
+  expect(table.nameHashes()).toBe(table.nameHashes());
   for (let i = 0; i < table.length; i++) {
     const entry = table.entry(i);
     expect([table.name(i), table.version(i), table.checksum(i), table.arch(i)]).toEqual([
@@ -173,5 +189,36 @@ describe('parseIndexTable', () => {
     expect(() => table.entry(1)).toThrow(RangeError);
     expect(() => table.name(-1)).toThrow(RangeError);
     expect(() => table.provides(0.5)).toThrow(RangeError);
+  });
+});
+
+describe('name hashes', () => {
+  const checksum = 'C:Q11/HhSewwwOXgl0r0ffb0O0BRtYc=';
+  it.each([
+    [
+      'ASCII names and tokens',
+      'P:busybox\np:cmd:sh=1.0 so:libc.so.1  virtual\ni:foo=1 !bar baz>2 qux~3 quux@tag',
+    ],
+    ['UTF-8 names and tokens', 'P:caf\u00e9\np:s\u00f8=1 \u00e9t\u00e9\ni:!na\u00efve'],
+    ['a tab between tokens', 'P:a\np:x=1\ty'],
+    ['a list on two lines', 'P:a\np:x=1\np:y\ni:z\ni:!w'],
+    ['an empty list', 'P:a\np:\ni:'],
+  ])('reads the same hashes from the text as from the records: %s', (_, fields) => {
+    const text = `${checksum}\n${fields}\nV:1\n\n${checksum.replace('Q11', 'Q12')}\nP:next-package-name\nV:1\n\n`;
+    const table = parseIndexTable(new TextEncoder().encode(text));
+    expect(plainHashes(table.nameHashes())).toEqual(plainHashes(nameHashesOf(parseIndexText(text))));
+  });
+
+  it('hashes the name of a token: p: up to =, i: without ! up to one of <=>~@', () => {
+    const table = parseIndexTable(
+      new TextEncoder().encode(`${checksum}\nP:a-long-package-name\nV:1\np:n=1 m\ni:!x>1 y~2 z@t w\n\n`),
+    );
+    const hashes = table.nameHashes();
+    expect(Array.from(hashes.own)).toEqual([hashName('a-long-package-name')]);
+    expect(Array.from(hashes.provideHashes)).toEqual([hashName('n'), hashName('m')]);
+    expect(Array.from(hashes.iifHashes)).toEqual(['x', 'y', 'z', 'w'].map((name) => hashName(name)));
+    expect(hashProvideName('so:libc.so.1=1.2')).toBe(hashName('so:libc.so.1'));
+    expect(hashInstallIfName('!name<=3')).toBe(hashName('name'));
+    expect(hashName('xxabcdef', 2, 5)).toBe(hashName('abc'));
   });
 });

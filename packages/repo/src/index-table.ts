@@ -155,6 +155,195 @@ function isDecimal(raw: string, start: number, end: number): boolean {
 }
 
 /**
+ * A 25-bit hash of the characters `text[start, end)`: of its length and of its characters, or, past
+ * 16 of them, of 16 spread evenly and the last. It reads few characters, in small integers, because it
+ * runs once per process over every name of an index, before V8 optimizes anything; names that share
+ * it are told apart by comparing them (see `NameHashes`).
+ *
+ * @param text - the text
+ * @param start - first character, default 0
+ * @param end - end (exclusive), default the text's length
+ * @returns the hash, in 0..2^25-1
+ */
+export function hashName(text: string, start = 0, end = text.length): number {
+  const length = end - start;
+  let hash = 5381 + length;
+  if (length <= 16) {
+    for (let i = start; i < end; i++) hash = ((hash * 59) ^ text.charCodeAt(i)) & 0x1ffffff;
+    return hash;
+  }
+  for (let k = 0; k < 16; k++)
+    hash = ((hash * 59) ^ text.charCodeAt(start + Math.floor((k * length) / 16))) & 0x1ffffff;
+  return ((hash * 59) ^ text.charCodeAt(end - 1)) & 0x1ffffff;
+}
+
+/** Where the name of a `p:` token starting at `lastIndex` ends (a sticky match). */
+const PROVIDE_NAME = /[^=\s]*/y;
+/** Where the name of an `i:` token (after its `!`) starting at `lastIndex` ends. */
+const INSTALL_IF_NAME = /[^<=>~@\s]*/y;
+/** A run of printable ASCII characters and spaces starting at `lastIndex` (a value hashed directly). */
+const PRINTABLE = /[ -~]*/y;
+
+/** The end of the name of the token `text[start, ...)`, found by `pattern` (a sticky match). */
+function nameEnd(pattern: RegExp, text: string, start: number): number {
+  pattern.lastIndex = start;
+  pattern.test(text);
+  return pattern.lastIndex;
+}
+
+/**
+ * {@link hashName} of the name a `p:` token provides: the token up to its first `=`.
+ *
+ * @param token - the token
+ * @returns the hash
+ */
+export function hashProvideName(token: string): number {
+  const at = token.indexOf('=');
+  return hashName(token, 0, at < 0 ? token.length : at);
+}
+
+/**
+ * {@link hashName} of the name an `i:` (or `D:`) token mentions: without a leading `!`, up to the
+ * first of `<`, `=`, `>`, `~` and `@`.
+ *
+ * @param token - the token
+ * @returns the hash
+ */
+export function hashInstallIfName(token: string): number {
+  const start = token.charCodeAt(0) === 0x21 /* ! */ ? 1 : 0;
+  let end = start;
+  while (end < token.length && !'<=>~@'.includes(token.charAt(end))) end++;
+  return hashName(token, start, end);
+}
+
+/**
+ * Per record, the {@link hashName} of the names it mentions, in typed arrays: its `P:` name, the name
+ * of each `p:` token ({@link hashProvideName}) and of each `i:` token ({@link hashInstallIfName}). The
+ * hashes of record `r`'s `p:` tokens are `provideHashes[provideStart[r] .. provideStart[r + 1])`, in
+ * token order (the order of {@link IndexTable.provides}); likewise for `i:`.
+ */
+export interface NameHashes {
+  /** Per record: the hash of its `P:` name. */
+  readonly own: Int32Array;
+  /** Per record, and one past the last: where its `p:` hashes start. */
+  readonly provideStart: Int32Array;
+  readonly provideHashes: Int32Array;
+  /** Per record, and one past the last: where its `i:` hashes start. */
+  readonly iifStart: Int32Array;
+  readonly iifHashes: Int32Array;
+}
+
+/** A typed array at least `needed` long, holding `array`'s values. */
+function ensureLength(array: Int32Array<ArrayBuffer>, needed: number): Int32Array<ArrayBuffer> {
+  if (needed <= array.length) return array;
+  const grown = new Int32Array(Math.max(needed, array.length * 2));
+  grown.set(array);
+  return grown;
+}
+
+/** Per record, its decoded `P:` name and `p:` and `i:` tokens (for records {@link hashNames} cannot read directly). */
+interface NameSource {
+  name(index: number): string;
+  provides(index: number): readonly string[];
+  installIf(index: number): readonly string[];
+}
+
+/**
+ * {@link NameHashes} of records, in one loop that calls out only to native string searches and
+ * {@link hashName} (it runs once per process, mostly before V8 optimizes it): when `raw` and `cols`
+ * are given, a record that is not {@link COMPLEX} and whose `P:`, `p:` and `i:` values are printable
+ * ASCII is hashed straight from the text; any other record from the strings `source` gives.
+ */
+function hashNames(length: number, source: NameSource, raw?: string, cols?: Int32Array): NameHashes {
+  const own = new Int32Array(length);
+  const provideStart = new Int32Array(length + 1);
+  const iifStart = new Int32Array(length + 1);
+  let provideHashes = new Int32Array(length * 2 + 16);
+  let iifHashes = new Int32Array(length + 16);
+  let provideCount = 0;
+  let iifCount = 0;
+  for (let index = 0; index < length; index++) {
+    const base = index * STRIDE;
+    if (raw !== undefined && cols !== undefined && isPrintableRecord(raw, cols, base)) {
+      own[index] = hashName(raw, cols[base + P_START], cols[base + P_END]);
+      for (let field = 0; field < 2; field++) {
+        const installIf = field === 1;
+        const slot = installIf ? I_START : PROVIDES_START;
+        const from = cols[base + slot]!;
+        if (from < 0) continue;
+        const to = cols[base + slot + 1]!;
+        // At most one token per two characters.
+        const room = (installIf ? iifCount : provideCount) + ((to - from + 2) >> 1);
+        if (installIf) iifHashes = ensureLength(iifHashes, room);
+        else provideHashes = ensureLength(provideHashes, room);
+        const hashes = installIf ? iifHashes : provideHashes;
+        let count = installIf ? iifCount : provideCount;
+        for (let at = from; at < to; ) {
+          if (raw.charCodeAt(at) === 32) {
+            at++;
+            continue;
+          }
+          let tokenEnd = raw.indexOf(' ', at);
+          if (tokenEnd < 0 || tokenEnd > to) tokenEnd = to;
+          const start = installIf && raw.charCodeAt(at) === 0x21 /* ! */ ? at + 1 : at;
+          const end = nameEnd(installIf ? INSTALL_IF_NAME : PROVIDE_NAME, raw, start);
+          hashes[count++] = hashName(raw, start, end < tokenEnd ? end : tokenEnd);
+          at = tokenEnd;
+        }
+        if (installIf) iifCount = count;
+        else provideCount = count;
+      }
+    } else {
+      own[index] = hashName(source.name(index));
+      const provides = source.provides(index);
+      const installIf = source.installIf(index);
+      provideHashes = ensureLength(provideHashes, provideCount + provides.length);
+      iifHashes = ensureLength(iifHashes, iifCount + installIf.length);
+      for (const token of provides) provideHashes[provideCount++] = hashProvideName(token);
+      for (const token of installIf) iifHashes[iifCount++] = hashInstallIfName(token);
+    }
+    provideStart[index + 1] = provideCount;
+    iifStart[index + 1] = iifCount;
+  }
+  return {
+    own,
+    provideStart,
+    provideHashes: provideHashes.subarray(0, provideCount),
+    iifStart,
+    iifHashes: iifHashes.subarray(0, iifCount),
+  };
+}
+
+/** Whether the record at `base` is not {@link COMPLEX} and its `P:`, `p:` and `i:` values are printable ASCII. */
+function isPrintableRecord(raw: string, cols: Int32Array, base: number): boolean {
+  if ((cols[base + FLAGS]! & COMPLEX) !== 0) return false;
+  return (
+    isPrintable(raw, cols[base + P_START]!, cols[base + P_END]!) &&
+    isPrintable(raw, cols[base + PROVIDES_START]!, cols[base + PROVIDES_START + 1]!) &&
+    isPrintable(raw, cols[base + I_START]!, cols[base + I_START + 1]!)
+  );
+}
+
+/** Whether `raw[start, end)` (none when `start` < 0) holds only printable ASCII characters and spaces. */
+function isPrintable(raw: string, start: number, end: number): boolean {
+  return start < 0 || nameEnd(PRINTABLE, raw, start) >= end;
+}
+
+/**
+ * {@link NameHashes} of an array of records.
+ *
+ * @param entries - the records
+ * @returns their name hashes
+ */
+export function nameHashesOf(entries: readonly IndexEntry[]): NameHashes {
+  return hashNames(entries.length, {
+    name: (index) => entries[index]!.name,
+    provides: (index) => entries[index]!.provides,
+    installIf: (index) => entries[index]!.installIf,
+  });
+}
+
+/**
  * The records of an APKINDEX, read on demand. Made by {@link parseIndexTable}; immutable.
  */
 export class IndexTable {
@@ -166,6 +355,7 @@ export class IndexTable {
   readonly #ascii: boolean;
   readonly #cache: (IndexEntry | undefined)[];
   #all: IndexEntry[] | undefined;
+  #nameHashes: NameHashes | undefined;
 
   /** @internal Use {@link parseIndexTable}. */
   constructor(raw: string, cols: Int32Array, length: number, archs: readonly string[], ascii: boolean) {
@@ -309,6 +499,17 @@ export class IndexTable {
   installIf(index: number): readonly string[] {
     const base = this.#check(index);
     return this.#complex(base) ? this.entry(index).installIf : this.#list(base, I_START);
+  }
+
+  /**
+   * The hashes of the names each record mentions (see {@link NameHashes}), computed on first call
+   * from the index text without building strings (the same object afterwards).
+   *
+   * @returns the hashes
+   */
+  nameHashes(): NameHashes {
+    this.#nameHashes ??= hashNames(this.length, this, this.#raw, this.#cols);
+    return this.#nameHashes;
   }
 
   #materialize(base: number): IndexEntry {

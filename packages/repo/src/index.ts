@@ -2,7 +2,15 @@ export { RepoError } from './errors.ts';
 export type { RepoErrorCode } from './errors.ts';
 export { parseIndexText, serializeIndexText } from './index-text.ts';
 export type { IndexEntry, ParseIndexOptions } from './index-text.ts';
-export { parseIndexTable, IndexTable } from './index-table.ts';
+export {
+  parseIndexTable,
+  IndexTable,
+  hashName,
+  hashProvideName,
+  hashInstallIfName,
+  nameHashesOf,
+  type NameHashes,
+} from './index-table.ts';
 export {
   readIndexArchive,
   verifyIndexArchive,

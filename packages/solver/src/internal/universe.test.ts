@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IndexEntry } from '@tk/repo';
-import { parseIndexText, readIndexArchive } from '@tk/repo';
+import { hashName, parseIndexTable, parseIndexText, readIndexArchive } from '@tk/repo';
 import { solve } from '../solve.ts';
 import { nameBucket } from './apk-hash.ts';
+import type { SolverRepository } from '../types.ts';
 import {
   allPackages,
   buildUniverse,
@@ -158,5 +159,114 @@ describe('lazy universe', () => {
       (a, b) => nameBucket(a) - nameBucket(b) || (a === second ? -1 : b === second ? 1 : 0),
     );
     expect(order).toEqual(expected);
+  });
+});
+
+/** Each name's providers (name@version and the token) and install_if users, as plain data. */
+function describeNames(repositories: readonly SolverRepository[], names: readonly string[]): unknown[] {
+  const universe = buildUniverse(repositories, 'x86_64');
+  return names.map((name) => {
+    const info = nameInfoOf(universe, name);
+    if (info === undefined) return [name, 'none'];
+    return [
+      name,
+      info.providerPackages.map((pkg, index) => `${pkg.entry.name}@${pkg.id}:${info.providerTokens[index]}`),
+      info.iifUsers.map((pkg) => pkg.entry.name),
+      info.iifNames,
+    ];
+  });
+}
+
+/** The same index as an entries array and as an IndexTable. */
+function bothPaths(text: string): [SolverRepository[], SolverRepository[]] {
+  const table = parseIndexTable(new TextEncoder().encode(text));
+  return [[{ name: 'r', entries: parseIndexText(text) }], [{ name: 'r', table, entries: table.entries() }]];
+}
+
+const sum = (n: number): string => `Q1${Buffer.alloc(20, n).toString('base64')}`;
+
+describe('names (looked up by hash, verified by name)', () => {
+  it('finds providers and install_if users of odd names the same way from entries and from a table', () => {
+    const text =
+      `C:${sum(1)}\nP:caf\u00e9\nV:1\np:s\u00f8=2 virtual virtual cmd:x=1 caf\u00e9\ni:!na\u00efve b\u00e9b\u00e9<3\n\n` +
+      `C:${sum(2)}\nP:virtual\nV:2\ni:caf\u00e9 caf\u00e9=1\n\n` +
+      `C:${sum(3)}\nP:other\nV:1\np:virtual=3 cmd:x\np:two-lines\n\n` +
+      `C:${sum(1)}\nP:same-identity\nV:1\np:virtual\n\n` +
+      `C:${sum(4)}\nP:elsewhere\nV:1\nA:aarch64\np:virtual\n\n`;
+    const names = [
+      'caf\u00e9',
+      's\u00f8',
+      'virtual',
+      'cmd:x',
+      'na\u00efve',
+      'b\u00e9b\u00e9',
+      'two-lines',
+      'same-identity',
+      'elsewhere',
+      'cafe',
+      'x',
+    ];
+    const [entryRepositories, tableRepositories] = bothPaths(text);
+    const fromEntries = describeNames(entryRepositories, names);
+    const fromTable = describeNames(tableRepositories, names);
+    expect(fromTable).toEqual(fromEntries);
+    expect(fromEntries).toEqual([
+      // The repeated own name in p: adds nothing; i: users keep their order, once each.
+      ['caf\u00e9', ['caf\u00e9@0:null'], ['virtual'], ['virtual']],
+      ['s\u00f8', ['caf\u00e9@0:s\u00f8=2'], [], []],
+      // A repeated provide counts once, with its first token.
+      ['virtual', ['caf\u00e9@0:virtual', 'virtual@1:null', 'other@2:virtual=3'], [], []],
+      ['cmd:x', ['caf\u00e9@0:cmd:x=1', 'other@2:cmd:x'], [], []],
+      ['na\u00efve', [], ['caf\u00e9'], ['caf\u00e9', 's\u00f8', 'virtual', 'cmd:x']],
+      ['b\u00e9b\u00e9', [], ['caf\u00e9'], ['caf\u00e9', 's\u00f8', 'virtual', 'cmd:x']],
+      ['two-lines', ['other@2:two-lines'], [], []],
+      ['same-identity', 'none'],
+      ['elsewhere', 'none'],
+      ['cafe', 'none'],
+      ['x', 'none'],
+    ]);
+  });
+
+  it('never mixes up names whose hashes collide, however many there are', () => {
+    // Names of one length that differ only where hashName does not look: all have one hash.
+    const letters = 'abcdefghijklmnopqrstuvwxyz';
+    const colliding: string[] = [];
+    for (const a of letters)
+      for (const b of letters.slice(0, 8)) colliding.push(`pkxx${a}xxxx${b}xxxxxxxxxx`);
+    const absent = 'pkxxzxxxxzxxxxxxxxxx';
+    expect(new Set([...colliding, absent].map((name) => hashName(name))).size).toBe(1);
+    for (const count of [3, colliding.length]) {
+      const names = colliding.slice(0, count);
+      let text = '';
+      names.forEach((name, index) => {
+        const provided = names[(index + 1) % count]!;
+        text += `C:${sum(index + 1)}\nP:${name}\nV:1\np:${provided}=2\ni:!${names[(index + 2) % count]}\n\n`;
+      });
+      const lookups = [...names, absent, 'pkxxaxxxxaxxxxxxxxxy'];
+      const [entryRepositories, tableRepositories] = bothPaths(text);
+      const fromEntries = describeNames(entryRepositories, lookups);
+      const fromTable = describeNames(tableRepositories, lookups);
+      expect(fromTable).toEqual(fromEntries);
+      names.forEach((name, index) => {
+        const provider = (index + count - 1) % count;
+        const user = (index + count - 2) % count;
+        expect(fromEntries[index]).toEqual([
+          name,
+          // Record order: the provider may come before the package itself.
+          [
+            [index, `${name}@${index}:null`],
+            [provider, `${names[provider]}@${provider}:${name}=2`],
+          ]
+            .sort((a, b) => (a[0] as number) - (b[0] as number))
+            .map((pair) => pair[1]),
+          [names[user]],
+          [names[user], names[(user + 1) % count]],
+        ]);
+      });
+      expect(fromEntries.slice(count)).toEqual([
+        [absent, 'none'],
+        ['pkxxaxxxxaxxxxxxxxxy', 'none'],
+      ]);
+    }
   });
 });

@@ -4,9 +4,10 @@
  * it, in repository and index order (apk-tools' provider order).
  *
  * Building it is one pass over the records that allocates little per record: it reads each record's
- * arch, checksum, name, `p:` and `i:` tokens (from a repository's `IndexTable` when it has one, without
- * building the record), and keeps, per name, linked lists of record numbers in typed arrays. Everything
- * else is built the first time the search asks: a package object (with its full index record) when it
+ * arch and checksum (from a repository's `IndexTable` when it has one, without building the record),
+ * then files every occurrence of a name (own name, `p:` and `i:` tokens) under the name's hash, from
+ * the hashes the `IndexTable` reads straight from the index text: no name is built until a lookup
+ * asks for it ({@link NameTable}). Everything else is built the first time the search asks: a package object (with its full index record) when it
  * first appears as a provider or an install_if user of a name the search looks at, a name's
  * {@link NameInfo} when the search first looks the name up ({@link nameInfoOf}), the full, validating
  * parse of a package's `D:`, `p:` and `i:` tokens when the search first considers the package. A
@@ -16,7 +17,7 @@
  */
 import { compareVersions, parseDependency, parseProvide, type Dependency } from '@tk/apk';
 import { compareCodePoints, isTkError } from '@tk/core';
-import type { IndexEntry, IndexTable } from '@tk/repo';
+import { hashName, nameHashesOf, type IndexEntry, type IndexTable, type NameHashes } from '@tk/repo';
 import type { SolverRepository } from '../types.ts';
 import { nameBucket } from './apk-hash.ts';
 
@@ -111,6 +112,7 @@ interface RecordSource {
   provides(index: number): readonly string[];
   installIf(index: number): readonly string[];
   entry(index: number): IndexEntry;
+  nameHashes(): NameHashes;
 }
 
 function entriesSource(entries: readonly IndexEntry[]): RecordSource {
@@ -124,6 +126,7 @@ function entriesSource(entries: readonly IndexEntry[]): RecordSource {
     provides: (index) => entries[index]!.provides,
     installIf: (index) => entries[index]!.installIf,
     entry: (index) => entries[index]!,
+    nameHashes: () => nameHashesOf(entries),
   };
 }
 
@@ -131,41 +134,189 @@ function sourceOf(repository: SolverRepository): RecordSource | IndexTable {
   return repository.table ?? entriesSource(repository.entries);
 }
 
-/**
- * Per name, a list of records in index order, as linked lists over arrays of small integers (one list
- * node per occurrence, no object per name): a name's providers (with the `p:` token that provides it,
- * or -1 for its own name) and its install_if users. Name ids are handed out in order, so the lists of
- * a new name are added at the end.
- */
-class OccurrenceLists {
-  readonly head: number[] = [];
-  readonly tail: number[] = [];
-  readonly record: number[] = [];
-  readonly token: number[] = [];
-  readonly next: number[] = [];
+/** Occurrences of other names met in one hash bucket after which {@link NameTable} files the bucket's nodes in a `Map`. */
+const MAX_NAME_PROBES = 64;
 
-  /** Append `record` (with `token`) to the list of `id`, unless the list already ends with that record. */
-  add(id: number, record: number, token: number): void {
-    const { head, tail } = this;
-    while (head.length <= id) {
-      head.push(-1);
-      tail.push(-1);
+/** The records of one name, as {@link NameTable.lookup} returns them. */
+interface NameOccurrences {
+  /** Providing records, in order, with the `p:` token that provides the name (-1: its own name). */
+  readonly providers: number[];
+  readonly providerTokens: number[];
+  /** Records whose `i:` mentions the name, in order. */
+  readonly iifUsers: number[];
+}
+
+/** The first index of the ascending `array` whose value is above `value`. */
+function upperBound(array: Int32Array, value: number): number {
+  let low = 0;
+  let high = array.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (array[middle]! <= value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/**
+ * Every occurrence of a name in the universe's packages (a package's own name, a `p:` token's name, an
+ * `i:` token's name), filed by the name's hash ({@link hashName}) without building the name. An
+ * occurrence is a node: its position in the repositories' {@link NameHashes} arrays laid end to end
+ * (per repository: own names, then `p:` tokens, then `i:` tokens). Each hash bucket is a linked list
+ * of nodes, newest first, filed in repository and index order. {@link lookup} walks the bucket of a
+ * name's hash and keeps the nodes whose name, read back from the record, is the name, so that a hash
+ * collision never yields a wrong provider. A bucket crowded with other names (a crafted index) is
+ * filed once in a `Map` keyed by the names themselves (V8's string hashing is seeded), so that
+ * lookups stay linear in the index overall.
+ */
+class NameTable {
+  private readonly hashes: readonly NameHashes[];
+  private readonly firstRecord: readonly number[];
+  /** Per repository, the node of its first own name (its `p:` and `i:` nodes follow). */
+  private readonly firstNode: number[] = [];
+  /** Per node: the hash of its name, and the next node of its bucket (-1 at the end). */
+  private readonly nodeHash: Int32Array;
+  private readonly next: Int32Array;
+  /** Per bucket: its newest node, or -1. */
+  private readonly head: Int32Array;
+  private readonly mask: number;
+  /** Buckets crowded with names (a crafted index), each filed by name on first use. */
+  private readonly crowded = new Map<number, Map<string, number[]>>();
+  /** The name of an occurrence, read from its record. */
+  private readonly nameOf: (record: number, token: number) => string;
+
+  /**
+   * File every occurrence in the eligible records, in repository and index order.
+   *
+   * @param nameOf - the name of an occurrence, read from its record (only for lookups)
+   * @param hashes - each repository's name hashes
+   * @param firstRecord - the number of each repository's first record
+   * @param eligible - per record number, 1 for a package of the universe
+   */
+  constructor(
+    nameOf: (record: number, token: number) => string,
+    hashes: readonly NameHashes[],
+    firstRecord: readonly number[],
+    eligible: Uint8Array,
+  ) {
+    this.nameOf = nameOf;
+    this.hashes = hashes;
+    this.firstRecord = firstRecord;
+    let total = 0;
+    for (const { own, provideHashes, iifHashes } of hashes) {
+      this.firstNode.push(total);
+      total += own.length + provideHashes.length + iifHashes.length;
     }
-    const last = tail[id]!;
-    if (last >= 0 && this.record[last] === record) return;
-    const node = this.record.length;
-    this.record.push(record);
-    this.token.push(token);
-    this.next.push(-1);
-    if (last < 0) head[id] = node;
-    else this.next[last] = node;
-    tail[id] = node;
+    let size = 16;
+    while (size < total) size *= 2;
+    this.mask = size - 1;
+    this.head = new Int32Array(size).fill(-1);
+    this.nodeHash = new Int32Array(total);
+    this.next = new Int32Array(total);
+    hashes.forEach((recordHashes, repoIndex) =>
+      this.fileRepository(recordHashes, this.firstNode[repoIndex]!, eligible, firstRecord[repoIndex]!),
+    );
   }
 
-  /** Call `visit` for each occurrence of `id`, in order. */
-  forEach(id: number, visit: (record: number, token: number) => void): void {
-    for (let node = this.head[id] ?? -1; node >= 0; node = this.next[node]!)
-      visit(this.record[node]!, this.token[node]!);
+  /** File the occurrences of one repository's eligible records (one loop: it runs before V8 optimizes it). */
+  private fileRepository(hashes: NameHashes, firstNode: number, eligible: Uint8Array, first: number): void {
+    const { own, provideStart, provideHashes, iifStart, iifHashes } = hashes;
+    const { nodeHash, next, head, mask } = this;
+    const provideNode = firstNode + own.length;
+    const iifNode = provideNode + provideHashes.length;
+    for (let index = 0; index < own.length; index++) {
+      if (eligible[first + index] !== 1) continue;
+      let node = firstNode + index;
+      let hash = own[index]!;
+      nodeHash[node] = hash;
+      next[node] = head[hash & mask]!;
+      head[hash & mask] = node;
+      for (let at = provideStart[index]!, end = provideStart[index + 1]!; at < end; at++) {
+        node = provideNode + at;
+        hash = provideHashes[at]!;
+        nodeHash[node] = hash;
+        next[node] = head[hash & mask]!;
+        head[hash & mask] = node;
+      }
+      for (let at = iifStart[index]!, end = iifStart[index + 1]!; at < end; at++) {
+        node = iifNode + at;
+        hash = iifHashes[at]!;
+        nodeHash[node] = hash;
+        next[node] = head[hash & mask]!;
+        head[hash & mask] = node;
+      }
+    }
+  }
+
+  /** The record number and token (-1 own name, t >= 0 `p:` t, -2 - t `i:` t) of `node`. */
+  private locate(node: number): [record: number, token: number] {
+    let repo = this.firstNode.length - 1;
+    while (this.firstNode[repo]! > node) repo--;
+    const { own, provideStart, provideHashes, iifStart } = this.hashes[repo]!;
+    const first = this.firstRecord[repo]!;
+    let at = node - this.firstNode[repo]!;
+    if (at < own.length) return [first + at, -1];
+    at -= own.length;
+    if (at < provideHashes.length) {
+      const index = upperBound(provideStart, at) - 1;
+      return [first + index, at - provideStart[index]!];
+    }
+    at -= provideHashes.length;
+    const index = upperBound(iifStart, at) - 1;
+    return [first + index, -2 - (at - iifStart[index]!)];
+  }
+
+  /** The name of `node`. */
+  private nameOfNode(node: number): string {
+    const [record, token] = this.locate(node);
+    return this.nameOf(record, token);
+  }
+
+  /**
+   * The occurrences of `name`, in order: a record appears at most once in a row per list (a name it
+   * provides again, or mentions in two `i:` tokens, adds nothing).
+   */
+  lookup(name: string): NameOccurrences | undefined {
+    const hash = hashName(name);
+    const bucket = hash & this.mask;
+    const crowded = this.crowded.get(bucket);
+    if (crowded !== undefined) return this.collect(crowded.get(name));
+    const nodes: number[] = [];
+    let others = 0;
+    for (let node = this.head[bucket]!; node >= 0; node = this.next[node]!) {
+      if (this.nodeHash[node] === hash && this.nameOfNode(node) === name) nodes.push(node);
+      else if (++others > MAX_NAME_PROBES) return this.collect(this.crowd(bucket).get(name));
+    }
+    return this.collect(nodes.reverse());
+  }
+
+  /** The occurrences of `nodes` (in filing order). */
+  private collect(nodes: readonly number[] | undefined): NameOccurrences | undefined {
+    if (nodes === undefined || nodes.length === 0) return undefined;
+    const occurrences: NameOccurrences = { providers: [], providerTokens: [], iifUsers: [] };
+    for (const node of nodes) {
+      const [record, token] = this.locate(node);
+      const list = token >= -1 ? occurrences.providers : occurrences.iifUsers;
+      if (list[list.length - 1] === record) continue;
+      list.push(record);
+      if (token >= -1) occurrences.providerTokens.push(token);
+    }
+    return occurrences;
+  }
+
+  /** The nodes of a crowded bucket by name, in filing order (built once). */
+  private crowd(bucket: number): Map<string, number[]> {
+    const nodes: number[] = [];
+    for (let node = this.head[bucket]!; node >= 0; node = this.next[node]!) nodes.push(node);
+    const map = new Map<string, number[]>();
+    for (const node of nodes.reverse()) {
+      const name = this.nameOfNode(node);
+      const known = map.get(name);
+      if (known === undefined) map.set(name, [node]);
+      else known.push(node);
+    }
+    this.crowded.set(bucket, map);
+    return map;
   }
 }
 
@@ -183,14 +334,10 @@ export interface Universe {
   readonly built: Map<number, UPackage>;
   /** For a package whose identity other records repeat: the repositories of those records, in order. */
   readonly repeatedIn: Map<number, number[]>;
-  /** Name ids of every name a package provides or an install_if condition mentions. */
-  readonly nameIds: Map<string, number>;
-  /** Per name id, the providers ({@link OccurrenceLists}). */
-  readonly providerLists: OccurrenceLists;
-  /** Per name id, the packages whose `i:` mentions the name. */
-  readonly iifLists: OccurrenceLists;
-  /** {@link NameInfo}s built so far, by name id. */
-  readonly infos: (NameInfo | undefined)[];
+  /** Every name a package provides or an install_if condition mentions, by hash ({@link NameTable}). */
+  readonly names: NameTable;
+  /** {@link NameInfo}s built so far, by name (null: no package has the name). */
+  readonly infos: Map<string, NameInfo | null>;
   /** Own names of entries left out for their arch (at most a few entries per name). */
   readonly otherArch: Map<string, OtherArchEntry[]>;
   /** Tags of the tagged repositories. */
@@ -388,6 +535,21 @@ class IdentityTable {
 }
 
 /**
+ * The name of record `index`'s occurrence `token` (as in {@link NameTable}'s nodes), read from the
+ * record (which a lookup builds anyway, and the table keeps).
+ */
+function nameAt(source: RecordSource | IndexTable, index: number, token: number): string {
+  const entry = source.entry(index);
+  if (token === -1) return entry.name;
+  if (token >= 0) {
+    const text = entry.provides[token]!;
+    const at = text.indexOf('=');
+    return at < 0 ? text : text.slice(0, at);
+  }
+  return nameOfToken(entry.installIf[-2 - token]!);
+}
+
+/**
  * Index `repositories` for `arch`.
  *
  * @param repositories - the repositories, in priority order
@@ -404,15 +566,7 @@ export function buildUniverse(repositories: readonly SolverRepository[], arch: s
   }
   const eligible = new Uint8Array(total);
   const otherArch = new Map<string, OtherArchEntry[]>();
-  const nameIds = new Map<string, number>();
-  const providerLists = new OccurrenceLists();
-  const iifLists = new OccurrenceLists();
   const repeatedIn = new Map<number, number[]>();
-  const idOf = (name: string): number => {
-    let id = nameIds.get(name);
-    if (id === undefined) nameIds.set(name, (id = nameIds.size));
-    return id;
-  };
   const checksumOf = (record: number): string => {
     const repo = repositoryOf(firstRecord, record);
     return sources[repo]!.checksum(record - firstRecord[repo]!);
@@ -448,17 +602,14 @@ export function buildUniverse(repositories: readonly SolverRepository[], arch: s
       }
       byIdentity.add(identity, record);
       eligible[record] = 1;
-      providerLists.add(idOf(source.name(index)), record, -1);
-      const provides = source.provides(index);
-      for (let token = 0; token < provides.length; token++) {
-        const text = provides[token]!;
-        const at = text.indexOf('=');
-        // A repeated name (or the package's own name again) provides nothing new (add() skips it).
-        providerLists.add(idOf(at < 0 ? text : text.slice(0, at)), record, token);
-      }
-      for (const token of source.installIf(index)) iifLists.add(idOf(nameOfToken(token)), record, -1);
     }
   });
+  const nameOf = (record: number, token: number): string => {
+    const repo = repositoryOf(firstRecord, record);
+    return nameAt(sources[repo]!, record - firstRecord[repo]!, token);
+  };
+  const hashes = sources.map((source) => source.nameHashes());
+  const names = new NameTable(nameOf, hashes, firstRecord, eligible);
   return {
     arch,
     repositories,
@@ -467,10 +618,8 @@ export function buildUniverse(repositories: readonly SolverRepository[], arch: s
     eligible,
     built: new Map(),
     repeatedIn,
-    nameIds,
-    providerLists,
-    iifLists,
-    infos: [],
+    names,
+    infos: new Map(),
     otherArch,
     tags,
   };
@@ -566,24 +715,27 @@ export function forEachNameVersion(universe: Universe, visit: (name: string, ver
  * @returns the name's providers and install_if users
  */
 export function nameInfoOf(universe: Universe, name: string): NameInfo | undefined {
-  const id = universe.nameIds.get(name);
-  if (id === undefined) return undefined;
-  const known = universe.infos[id];
-  if (known !== undefined) return known;
+  const known = universe.infos.get(name);
+  if (known !== undefined) return known ?? undefined;
+  const occurrences = universe.names.lookup(name);
+  if (occurrences === undefined) {
+    universe.infos.set(name, null);
+    return undefined;
+  }
   const providerPackages: UPackage[] = [];
   const providerTokens: (string | null)[] = [];
-  universe.providerLists.forEach(id, (record, token) => {
+  occurrences.providers.forEach((record, index) => {
     const pkg = packageAt(universe, record);
+    const token = occurrences.providerTokens[index]!;
     providerPackages.push(pkg);
     providerTokens.push(token < 0 ? null : pkg.entry.provides[token]!);
   });
   let iifUsers = NO_PACKAGES;
   let iifNames = NO_NAMES;
-  universe.iifLists.forEach(id, (record) => {
-    const pkg = packageAt(universe, record);
+  for (const record of occurrences.iifUsers) {
     if (iifUsers === NO_PACKAGES) iifUsers = [];
-    iifUsers.push(pkg);
-  });
+    iifUsers.push(packageAt(universe, record));
+  }
   if (iifUsers.length > 0) {
     const seen = new Set<string>();
     iifNames = [];
@@ -596,7 +748,7 @@ export function nameInfoOf(universe: Universe, name: string): NameInfo | undefin
     }
   }
   const info: NameInfo = { name, providerPackages, providerTokens, iifUsers, iifNames };
-  universe.infos[id] = info;
+  universe.infos.set(name, info);
   return info;
 }
 
