@@ -428,11 +428,11 @@ export function apkoCommand(ctx: CliContext): Command {
     )
     .argument(
       '<image>',
-      'image tarball or OCI layout from tk apko build, or REGISTRY/REPO:TAG (or @sha256:…)',
+      'image tarball (tk apko build, docker save, podman save) or OCI layout, or REGISTRY/REPO:TAG (or @sha256:…)',
     )
     .option(
       '--sbom-path <dir>',
-      "where sbom-<arch>.spdx.json are (default: the tarball's folder, or the layout; for a registry image the SBOM is not checked without it)",
+      "where sbom-<arch>.spdx.json are (default: the tarball's folder, or the layout; for a registry image or a docker/podman save tarball the SBOM is not checked without it)",
     )
     .option('--no-sbom', 'skip the SBOM check')
     .addOption(new Option('--format <format>', 'report format').choices(['text', 'json']).default('text'))

@@ -1,6 +1,7 @@
 /**
  * Where an image comes from: a docker-load tarball as `tk apko build` writes it (docker-archive
- * `manifest.json` plus the OCI `index.json`; `packages/oci/src/tarball.ts`), an OCI image layout directory
+ * `manifest.json` plus the OCI `index.json`; `packages/oci/src/tarball.ts`) or as `docker save` and
+ * `podman save` write it (`manifest.json` only: the index is rebuilt from it), an OCI image layout directory
  * (`packages/oci/src/layout.ts`), or a registry. Every source hands out content by descriptor, checked
  * against the descriptor's digest and size.
  */
@@ -145,17 +146,26 @@ async function openArchive(path: string, location: string, maxBytes: number): Pr
     }
     files.set(name, e.data);
   }
-  const index = files.get('index.json');
+  // tk's and apko's tarballs carry an OCI index.json; a plain `docker save` / `podman save` tarball only
+  // manifest.json, from which the index and manifests are rebuilt (their digests are tk's, not a registry's).
+  let index = files.get('index.json');
+  const rebuilt = new Map<string, Uint8Array>();
   if (index === undefined) {
-    throw new VerifyError(
-      'VERIFY_BAD_IMAGE',
-      `${path} has no index.json (the OCI index tk and apko append to their image tarballs)`,
-      {
-        hint: 'verify-image reads tarballs written by tk apko build; for other images push them to a registry or save them as an OCI layout',
-      },
-    );
+    const manifest = files.get('manifest.json');
+    if (manifest === undefined) {
+      throw new VerifyError(
+        'VERIFY_BAD_IMAGE',
+        `${path} has neither index.json (the OCI index tk and apko append to their image tarballs) nor manifest.json (docker save)`,
+        {
+          hint: 'give an image tarball (tk apko build, docker save, podman save), an OCI layout directory or a registry reference',
+        },
+      );
+    }
+    index = indexFromDockerArchive(parseArchiveManifest(manifest, path), files, path, rebuilt);
   }
   const blob = (digest: string): Uint8Array | undefined => {
+    const known = rebuilt.get(digest);
+    if (known !== undefined) return known;
     const [algorithm, hex] = digest.split(':') as [string, string];
     for (const name of [
       digest,
@@ -181,11 +191,13 @@ async function openArchive(path: string, location: string, maxBytes: number): Pr
     }
     return d;
   };
+  const root = index;
   return {
     kind: 'docker-archive',
     location,
-    sbomDir: dirname(path),
-    root: () => Promise.resolve({ bytes: index, digest: sha256Of(index) }),
+    // A re-saved image is not the one tk's SBOMs describe: its SBOMs are checked only with --sbom-path.
+    ...(rebuilt.size === 0 ? { sbomDir: dirname(path) } : {}),
+    root: () => Promise.resolve({ bytes: root, digest: sha256Of(root) }),
     fetch: (descriptor, what) => {
       const data = blob(descriptor.digest);
       if (data === undefined) {
@@ -223,6 +235,81 @@ async function openArchive(path: string, location: string, maxBytes: number): Pr
       }
     },
     close: () => Promise.resolve(),
+  };
+}
+
+const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
+const DOCKER_LAYER = 'application/vnd.docker.image.rootfs.diff.tar';
+const DOCKER_LAYER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+
+/**
+ * The OCI index of a tarball that has only docker's `manifest.json`: a docker v2 manifest per entry (its
+ * config and layers by digest, each layer's media type from its first bytes), with the platform its config
+ * names. Every document and blob it names goes into `blobs`, by digest.
+ */
+function indexFromDockerArchive(
+  entries: readonly ArchiveEntry[],
+  files: ReadonlyMap<string, Uint8Array>,
+  path: string,
+  blobs: Map<string, Uint8Array>,
+): Uint8Array {
+  const file = (name: string, what: string): Uint8Array => {
+    const data = files.get(name.replace(/^(\.\/)+/, ''));
+    if (data === undefined) {
+      throw new VerifyError(
+        'VERIFY_BAD_IMAGE',
+        `${path}: ${what} ${JSON.stringify(name)} is not in the tarball`,
+        {
+          hint: 'the tarball is incomplete: save the image again',
+        },
+      );
+    }
+    return data;
+  };
+  const describe = (data: Uint8Array, mediaType: string) => {
+    const digest = sha256Of(data);
+    blobs.set(digest, data);
+    return { mediaType, digest, size: data.byteLength };
+  };
+  const manifests = entries.map((entry, i) => {
+    const config = file(entry.Config, `manifest.json entry ${i}: config`);
+    const layers = entry.Layers.map((name, j) => {
+      const data = file(name, `manifest.json entry ${i}: layer ${j}`);
+      return describe(data, data[0] === 0x1f && data[1] === 0x8b ? DOCKER_LAYER_GZIP : DOCKER_LAYER);
+    });
+    const manifest = new TextEncoder().encode(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: DOCKER_MANIFEST,
+        config: describe(config, DOCKER_CONFIG),
+        layers,
+      }),
+    );
+    return { ...describe(manifest, DOCKER_MANIFEST), platform: platformOf(config) };
+  });
+  return new TextEncoder().encode(
+    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }),
+  );
+}
+
+/** `architecture`, `os` and `variant` of an image config, as far as it has them as strings. */
+function platformOf(config: Uint8Array): { architecture: string; os: string; variant?: string } {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(config));
+  } catch {
+    doc = undefined;
+  }
+  const field = (key: string): string | undefined => {
+    const value = (doc as Record<string, unknown> | null | undefined)?.[key];
+    return typeof value === 'string' && value.length <= 64 ? value : undefined;
+  };
+  const variant = field('variant');
+  return {
+    architecture: field('architecture') ?? 'unknown',
+    os: field('os') ?? 'unknown',
+    ...(variant === undefined ? {} : { variant }),
   };
 }
 

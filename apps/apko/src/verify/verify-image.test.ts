@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { concatBytes, isTkError } from '@tk/core';
+import { gunzip } from '@tk/gzip';
 import {
   assembleImage,
   assembleIndex,
@@ -272,11 +273,48 @@ describe('verifyImage', () => {
       );
     });
 
+    it('a docker save tarball (manifest.json, no index.json): read through manifest.json, checked as strictly', async () => {
+      const dir = dirFor();
+      const saved = join(dir, 'saved.tar');
+      await writeDockerArchiveFile(saved, clean, { tags: ['app:1'] });
+      rewriteTar(saved, (name, data) => (name === 'index.json' ? undefined : data));
+      const report = await verifyImage({ image: saved, cwd: '/' });
+      expect(report.ok).toBe(true);
+      expect(report.platforms.map((p) => p.sbom.status)).toEqual(['not-checked']);
+      // Uncompressed layers, as docker and podman save them: the diff_id is checked against the config.
+      const plain = join(dir, 'plain.tar');
+      await writeDockerArchiveFile(plain, clean, { tags: ['app:1'] });
+      rewriteTar(plain, (name, data) =>
+        name === 'index.json' ? undefined : name.endsWith('.tar.gz') ? gunzip(data) : data,
+      );
+      expect((await verifyImage({ image: plain, cwd: '/', sbom: false })).ok).toBe(true);
+      const changed = join(dir, 'changed.tar');
+      await writeDockerArchiveFile(changed, clean, { tags: ['app:1'] });
+      rewriteTar(changed, (name, data) =>
+        name === 'index.json'
+          ? undefined
+          : name.endsWith('.tar.gz')
+            ? concatBytes([gunzip(data), new Uint8Array(1024)])
+            : data,
+      );
+      expect(await codeOf(verifyImage({ image: changed, cwd: '/', sbom: false }))).toBe(
+        'VERIFY_DIGEST_MISMATCH',
+      );
+      const noConfig = join(dir, 'noconfig.tar');
+      await writeDockerArchiveFile(noConfig, clean, { tags: ['app:1'] });
+      rewriteTar(noConfig, (name, data) =>
+        name === 'index.json' || name.startsWith('sha256:') ? undefined : data,
+      );
+      expect(await codeOf(verifyImage({ image: noConfig, cwd: '/', sbom: false }))).toBe('VERIFY_BAD_IMAGE');
+    });
+
     it('missing pieces and junk', async () => {
       const dir = dirFor();
       const noIndex = join(dir, 'noindex.tar');
       await writeDockerArchiveFile(noIndex, clean, { tags: ['app:1'] });
-      rewriteTar(noIndex, (name, data) => (name === 'index.json' ? undefined : data));
+      rewriteTar(noIndex, (name, data) =>
+        name === 'index.json' || name === 'manifest.json' ? undefined : data,
+      );
       expect(await codeOf(verifyImage({ image: noIndex, cwd: '/', sbom: false }))).toBe('VERIFY_BAD_IMAGE');
 
       const noLayer = join(dir, 'nolayer.tar');

@@ -96,7 +96,8 @@ async function checkSbom(
     return {
       verdict: {
         status: 'not-checked',
-        reason: 'a registry image has no SBOM next to it; pass --sbom-path DIR to check one',
+        reason:
+          'a registry image or a re-saved tarball has no SBOM of its own next to it; pass --sbom-path DIR to check one',
       },
       findings: [],
     };
