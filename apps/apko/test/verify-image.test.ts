@@ -13,9 +13,7 @@
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CliContext } from '@tk/cli';
-import { renderError } from '@tk/cli';
-import { createRecordingLogger, fromUtf8 } from '@tk/core';
+import { fromUtf8 } from '@tk/core';
 import { gunzip } from '@tk/gzip';
 import {
   assembleImage,
@@ -34,8 +32,8 @@ import {
   startRegistry,
   type RunningRegistry,
 } from '../../../packages/oci/test/support-registry/registry-server.ts';
-import { apkoCommand } from '../src/cli/apko.ts';
 import type { VerifyReport } from '../src/verify/index.ts';
+import { runApko } from './run-apko.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const REPO = join(ROOT, '.cache/bootstrap/repo');
@@ -63,27 +61,8 @@ archs: [x86_64, aarch64]
 let work: string;
 let registry: RunningRegistry | undefined;
 
-/** Run `tk apko …` in-process; returns the exit code the binary would give and what it printed. */
-async function tk(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const ctx: CliContext = {
-    cwd: work,
-    env: { HOME: work },
-    stdout: { write: (s: string) => void (stdout += s) },
-    stderr: { write: (s: string) => void (stderr += s) },
-    isTTY: false,
-    logLevel: 'warn',
-    logger: createRecordingLogger(),
-  };
-  let code = 0;
-  try {
-    await apkoCommand(ctx).exitOverride().parseAsync(args, { from: 'user' });
-  } catch (error) {
-    code = renderError(error, ctx.stderr);
-  }
-  return { code, stdout, stderr };
-}
+/** Run `tk apko …` in-process in the work folder. */
+const tk = (...args: string[]) => runApko(work, { HOME: work }, ...args);
 
 async function verifyJson(
   ...args: string[]
