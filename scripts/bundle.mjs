@@ -36,27 +36,38 @@ const bundleName = 'tk.cjs';
 const fromBundle = (path) => JSON.stringify(relative(outdir, path).split('\\').join('/'));
 
 /**
+ * An esbuild plugin that leaves the package `name` out of the bundle: every import of it is required at
+ * run time from the path `external(resolvedPath)` returns, relative to the bundle's folder.
+ */
+function requiredFrom(name, external) {
+  const filter = new RegExp(`^${name}$`);
+  return {
+    name: `external-${name}`,
+    setup(b) {
+      b.onResolve({ filter }, async (args) => {
+        if (args.pluginData?.[name] === 'resolving') return undefined;
+        const resolved = await b.resolve(args.path, {
+          resolveDir: args.resolveDir,
+          kind: args.kind,
+          pluginData: { [name]: 'resolving' },
+        });
+        if (resolved.errors.length > 0) return { errors: resolved.errors };
+        return { path: external(resolved.path), external: true };
+      });
+    },
+  };
+}
+
+/**
  * Leaves undici out of the bundle, required from its installed location by a path relative to the bundle
  * (the launcher's `require` resolves from the bundle's folder). tk loads it only on the first network
  * request. Its entry file goes into inputs.json, so a reinstall elsewhere makes the bundle stale.
  */
-const externalUndici = {
-  name: 'external-undici',
-  setup(b) {
-    b.onResolve({ filter: /^undici$/ }, async (args) => {
-      if (args.pluginData?.external === false) return undefined;
-      const resolved = await b.resolve(args.path, {
-        resolveDir: args.resolveDir,
-        kind: args.kind,
-        pluginData: { external: false },
-      });
-      if (resolved.errors.length > 0) return { errors: resolved.errors };
-      externalFiles.add(resolved.path);
-      return { path: `./${JSON.parse(fromBundle(resolved.path))}`, external: true };
-    });
-  },
-};
 const externalFiles = new Set();
+const externalUndici = requiredFrom('undici', (path) => {
+  externalFiles.add(path);
+  return `./${JSON.parse(fromBundle(path))}`;
+});
 
 /**
  * Keeps zod out of tk.cjs: it becomes a bundle of its own, zod.cjs, required as "./zod.cjs" (the launcher
@@ -66,22 +77,10 @@ const externalFiles = new Set();
  */
 const ZOD_BUNDLE = 'zod.cjs';
 const zodEntries = new Set();
-const separateZod = {
-  name: 'separate-zod',
-  setup(b) {
-    b.onResolve({ filter: /^zod$/ }, async (args) => {
-      if (args.pluginData?.separate === false) return undefined;
-      const resolved = await b.resolve(args.path, {
-        resolveDir: args.resolveDir,
-        kind: args.kind,
-        pluginData: { separate: false },
-      });
-      if (resolved.errors.length > 0) return { errors: resolved.errors };
-      zodEntries.add(resolved.path);
-      return { path: `./${ZOD_BUNDLE}`, external: true };
-    });
-  },
-};
+const separateZod = requiredFrom('zod', (path) => {
+  zodEntries.add(path);
+  return `./${ZOD_BUNDLE}`;
+});
 
 /**
  * Rewrites `import.meta.url` in first-party files to the URL of the original file, relative to the bundle

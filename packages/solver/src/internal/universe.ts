@@ -218,33 +218,28 @@ class NameTable {
     );
   }
 
-  /** File the occurrences of one repository's eligible records (one loop: it runs before V8 optimizes it). */
+  /** File the occurrences of one repository's eligible records: own name, then `p:` tokens, then `i:` tokens. */
   private fileRepository(hashes: NameHashes, firstNode: number, eligible: Uint8Array, first: number): void {
     const { own, provideStart, provideHashes, iifStart, iifHashes } = hashes;
-    const { nodeHash, next, head, mask } = this;
     const provideNode = firstNode + own.length;
     const iifNode = provideNode + provideHashes.length;
     for (let index = 0; index < own.length; index++) {
       if (eligible[first + index] !== 1) continue;
-      let node = firstNode + index;
-      let hash = own[index]!;
+      this.fileRange(firstNode, own, index, index + 1);
+      this.fileRange(provideNode, provideHashes, provideStart[index]!, provideStart[index + 1]!);
+      this.fileRange(iifNode, iifHashes, iifStart[index]!, iifStart[index + 1]!);
+    }
+  }
+
+  /** File nodes `base + from` … `base + to - 1`, whose hashes are `hashes[from, to)`, at the head of their buckets. */
+  private fileRange(base: number, hashes: Int32Array, from: number, to: number): void {
+    const { nodeHash, next, head, mask } = this;
+    for (let at = from; at < to; at++) {
+      const node = base + at;
+      const hash = hashes[at]!;
       nodeHash[node] = hash;
       next[node] = head[hash & mask]!;
       head[hash & mask] = node;
-      for (let at = provideStart[index]!, end = provideStart[index + 1]!; at < end; at++) {
-        node = provideNode + at;
-        hash = provideHashes[at]!;
-        nodeHash[node] = hash;
-        next[node] = head[hash & mask]!;
-        head[hash & mask] = node;
-      }
-      for (let at = iifStart[index]!, end = iifStart[index + 1]!; at < end; at++) {
-        node = iifNode + at;
-        hash = iifHashes[at]!;
-        nodeHash[node] = hash;
-        next[node] = head[hash & mask]!;
-        head[hash & mask] = node;
-      }
     }
   }
 
