@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { identityHash } from './identity.ts';
 import {
+  CANONICAL_RECORD,
   hashInstallIfName,
   hashName,
   hashProvideName,
@@ -60,6 +62,10 @@ function plainHashes(hashes: NameHashes): number[][] {
 function expectColumnsMatch(table: IndexTable): void {
   expect(plainHashes(table.nameHashes())).toEqual(plainHashes(nameHashesOf(table.entries())));
   expect(table.nameHashes()).toBe(table.nameHashes());
+  expect(Array.from(table.identityHashes())).toEqual(
+    table.entries().map((entry) => identityHash(entry.checksum)),
+  );
+  expect(table.identityHashes()).toBe(table.identityHashes());
   for (let i = 0; i < table.length; i++) {
     const entry = table.entry(i);
     expect([table.name(i), table.version(i), table.checksum(i), table.arch(i)]).toEqual([
@@ -106,6 +112,18 @@ describe('parseIndexTable', () => {
     expect(table!.entries()).toBe(table!.entries());
   });
 
+  it('reads the records apk-tools writes in one match each (the fast path the tests above check)', () => {
+    const text = new TextDecoder().decode(apkindexBytes('alpine/v3.17-main-aarch64-APKINDEX.tar.gz'));
+    const records = text.split('\n\n').filter((chunk) => chunk !== '');
+    const matched = records.filter((chunk) => {
+      CANONICAL_RECORD.lastIndex = 0;
+      return CANONICAL_RECORD.exec(`${chunk}\n\n`)?.[0].length === chunk.length + 2;
+    });
+    // Alpine's non-ASCII bytes are all in T: and m: values, which the match allows.
+    expect(records.length).toBeGreaterThan(5000);
+    expect(matched.length).toBe(records.length);
+  });
+
   const record = 'C:Q11/HhSewwwOXgl0r0ffb0O0BRtYc=\nP:a\nV:1.0-r0\n';
   it.each([
     ['an empty index', ''],
@@ -141,6 +159,21 @@ describe('parseIndexTable', () => {
     ['a byte order mark', `\ufeff${record}\n`],
     ['two byte order marks', `\ufeff\ufeff${record}\n`],
     ['many arches', Array.from({ length: 80 }, (_, i) => `${record}A:a${i}\n`).join('\n')],
+    [
+      'every field in apk-tools order, then a malformed line (its line number counts the matched records)',
+      `${record}A:x86_64\nS:1\nI:2\nT:t\nU:u\nL:l\no:o\nm:m\nt:3\nc:c\nk:4\nD:d e\np:f=1 g\ni:h !j\n\n${record}\n${record}junk\n\n`,
+    ],
+    ['empty list values and an empty arch', `${record}A:\nD:\np:\ni:\n\n${record}\n`],
+    ['fields out of apk-tools order', `${record}D:x\nA:y\n\n${record}i:a\np:b\n\n`],
+    ['a record ending the text with its last newline', `${record}S:1\n`],
+    ['a record ending the text without its last newline', `${record}S:1`],
+    ['a record ending in a CRLF blank line', `${record}S:1\n\r\n${record}\n`],
+    ['a repeated field in an otherwise canonical record', `${record}S:1\nS:2\n\n`],
+    ['a 16-digit size in an otherwise canonical record', `${record}S:1234567890123456\n\n`],
+    ['a control character in a name', `C:Q11/HhSewwwOXgl0r0ffb0O0BRtYc=\nP:a\u0001b\nV:1\n\n${record}`],
+    ['a tab in a provides list', `${record}p:a\tb\n\n${record}`],
+    ['a CR inside a value', `${record}T:a\rb\n\n${record}`],
+    ['several blank lines between records', `${record}\n\n\n${record}\n\n${record}x\n\n`],
   ])('matches parseIndexText on %s', (_name, text) => {
     expectSameAsEager(text);
   });

@@ -15,6 +15,7 @@
  */
 import { isAscii, isUtf8 } from 'node:buffer';
 import { RepoError } from './errors.ts';
+import { identityHash, q1IdentityHash } from './identity.ts';
 import type { IndexEntry, ParseIndexOptions } from './index-text.ts';
 
 /** Slots per record in {@link IndexTable}'s column array. */
@@ -41,6 +42,8 @@ const I_START = 14;
 const COMPLEX = 1;
 /** The `C:` value is a well-formed SHA-1 checksum, so ASCII: read without looking for bytes to decode. */
 const CHECKSUM_OK = 2;
+/** Known, without looking, to be what `isPrintableRecord` checks (set for a {@link CANONICAL_RECORD}). */
+const PRINTABLE_NAMES = 4;
 
 const NON_ASCII = /[\u0080-\u00ff]/;
 const NO_TOKENS: readonly string[] = Object.freeze([]);
@@ -173,8 +176,23 @@ export function hashName(text: string, start = 0, end = text.length): number {
     return hash;
   }
   for (let k = 0; k < 16; k++)
-    hash = ((hash * 59) ^ text.charCodeAt(start + Math.floor((k * length) / 16))) & 0x1ffffff;
+    hash = ((hash * 59) ^ text.charCodeAt(start + ((k * length) >>> 4))) & 0x1ffffff;
   return ((hash * 59) ^ text.charCodeAt(end - 1)) & 0x1ffffff;
+}
+
+/**
+ * {@link hashName} of ASCII text held as bytes (`bytes[start, end)`), the same number: an element read
+ * costs the interpreter less than a `charCodeAt` call.
+ */
+function hashBytes(bytes: Uint8Array, start: number, end: number): number {
+  const length = end - start;
+  let hash = 5381 + length;
+  if (length <= 16) {
+    for (let i = start; i < end; i++) hash = ((hash * 59) ^ bytes[i]!) & 0x1ffffff;
+    return hash;
+  }
+  for (let k = 0; k < 16; k++) hash = ((hash * 59) ^ bytes[start + ((k * length) >>> 4)]!) & 0x1ffffff;
+  return ((hash * 59) ^ bytes[end - 1]!) & 0x1ffffff;
 }
 
 /** Where the name of a `p:` token starting at `lastIndex` ends (a sticky match). */
@@ -248,13 +266,21 @@ interface NameSource {
   installIf(index: number): readonly string[];
 }
 
+/** The index text twice: as a binary string and as the bytes it was made from (`raw[i]` is `bytes[i + offset]`). */
+interface RawText {
+  readonly raw: string;
+  readonly bytes: Uint8Array;
+  readonly offset: number;
+  readonly cols: Int32Array;
+}
+
 /**
  * {@link NameHashes} of records, in one loop that calls out only to native string searches and
- * {@link hashName} (it runs once per process, mostly before V8 optimizes it): when `raw` and `cols`
- * are given, a record that is not {@link COMPLEX} and whose `P:`, `p:` and `i:` values are printable
- * ASCII is hashed straight from the text; any other record from the strings `source` gives.
+ * {@link hashBytes} (it runs once per process, mostly before V8 optimizes it): when `text` is given, a
+ * record that is not {@link COMPLEX} and whose `P:`, `p:` and `i:` values are printable ASCII is hashed
+ * straight from the text; any other record from the strings `source` gives.
  */
-function hashNames(length: number, source: NameSource, raw?: string, cols?: Int32Array): NameHashes {
+function hashNames(source: NameSource, length: number, text?: RawText): NameHashes {
   const own = new Int32Array(length);
   const provideStart = new Int32Array(length + 1);
   const iifStart = new Int32Array(length + 1);
@@ -264,8 +290,9 @@ function hashNames(length: number, source: NameSource, raw?: string, cols?: Int3
   let iifCount = 0;
   for (let index = 0; index < length; index++) {
     const base = index * STRIDE;
-    if (raw !== undefined && cols !== undefined && isPrintableRecord(raw, cols, base)) {
-      own[index] = hashName(raw, cols[base + P_START], cols[base + P_END]);
+    if (text !== undefined && isPrintableRecord(text.raw, text.cols, base)) {
+      const { raw, bytes, offset, cols } = text;
+      own[index] = hashBytes(bytes, cols[base + P_START]! + offset, cols[base + P_END]! + offset);
       for (let field = 0; field < 2; field++) {
         const installIf = field === 1;
         const slot = installIf ? I_START : PROVIDES_START;
@@ -287,7 +314,7 @@ function hashNames(length: number, source: NameSource, raw?: string, cols?: Int3
           if (tokenEnd < 0 || tokenEnd > to) tokenEnd = to;
           const start = installIf && raw.charCodeAt(at) === 0x21 /* ! */ ? at + 1 : at;
           const end = nameEnd(installIf ? INSTALL_IF_NAME : PROVIDE_NAME, raw, start);
-          hashes[count++] = hashName(raw, start, end < tokenEnd ? end : tokenEnd);
+          hashes[count++] = hashBytes(bytes, start + offset, (end < tokenEnd ? end : tokenEnd) + offset);
           at = tokenEnd;
         }
         if (installIf) iifCount = count;
@@ -316,11 +343,13 @@ function hashNames(length: number, source: NameSource, raw?: string, cols?: Int3
 
 /** Whether the record at `base` is not {@link COMPLEX} and its `P:`, `p:` and `i:` values are printable ASCII. */
 function isPrintableRecord(raw: string, cols: Int32Array, base: number): boolean {
-  if ((cols[base + FLAGS]! & COMPLEX) !== 0) return false;
+  const flags = cols[base + FLAGS]!;
+  if ((flags & COMPLEX) !== 0) return false;
   return (
-    isPrintable(raw, cols[base + P_START]!, cols[base + P_END]!) &&
-    isPrintable(raw, cols[base + PROVIDES_START]!, cols[base + PROVIDES_START + 1]!) &&
-    isPrintable(raw, cols[base + I_START]!, cols[base + I_START + 1]!)
+    (flags & PRINTABLE_NAMES) !== 0 ||
+    (isPrintable(raw, cols[base + P_START]!, cols[base + P_END]!) &&
+      isPrintable(raw, cols[base + PROVIDES_START]!, cols[base + PROVIDES_START + 1]!) &&
+      isPrintable(raw, cols[base + I_START]!, cols[base + I_START + 1]!))
   );
 }
 
@@ -336,11 +365,14 @@ function isPrintable(raw: string, start: number, end: number): boolean {
  * @returns their name hashes
  */
 export function nameHashesOf(entries: readonly IndexEntry[]): NameHashes {
-  return hashNames(entries.length, {
-    name: (index) => entries[index]!.name,
-    provides: (index) => entries[index]!.provides,
-    installIf: (index) => entries[index]!.installIf,
-  });
+  return hashNames(
+    {
+      name: (index) => entries[index]!.name,
+      provides: (index) => entries[index]!.provides,
+      installIf: (index) => entries[index]!.installIf,
+    },
+    entries.length,
+  );
 }
 
 /**
@@ -350,17 +382,30 @@ export class IndexTable {
   /** How many records the index has. */
   readonly length: number;
   readonly #raw: string;
+  readonly #bytes: Uint8Array;
+  readonly #offset: number;
   readonly #cols: Int32Array;
   readonly #archs: readonly string[];
   readonly #ascii: boolean;
   readonly #cache: (IndexEntry | undefined)[];
   #all: IndexEntry[] | undefined;
   #nameHashes: NameHashes | undefined;
+  #identityHashes: Int32Array | undefined;
 
   /** @internal Use {@link parseIndexTable}. */
-  constructor(raw: string, cols: Int32Array, length: number, archs: readonly string[], ascii: boolean) {
+  constructor(
+    raw: string,
+    bytes: Uint8Array,
+    offset: number,
+    cols: Int32Array,
+    length: number,
+    archs: readonly string[],
+    ascii: boolean,
+  ) {
     this.#ascii = ascii;
     this.#raw = raw;
+    this.#bytes = bytes;
+    this.#offset = offset;
     this.#cols = cols;
     this.length = length;
     // Kept raw (one character per byte) while scanning, for comparing with the text.
@@ -508,8 +553,37 @@ export class IndexTable {
    * @returns the hashes
    */
   nameHashes(): NameHashes {
-    this.#nameHashes ??= hashNames(this.length, this, this.#raw, this.#cols);
+    this.#nameHashes ??= hashNames(this, this.length, {
+      raw: this.#raw,
+      bytes: this.#bytes,
+      offset: this.#offset,
+      cols: this.#cols,
+    });
     return this.#nameHashes;
+  }
+
+  /**
+   * Per record, the {@link identityHash} of its `C:` checksum, computed on first call (the same array
+   * afterwards; do not mutate): a well-formed `Q1` checksum is hashed from the index bytes without
+   * building its string.
+   *
+   * @returns the hashes, in index order
+   */
+  identityHashes(): Int32Array {
+    if (this.#identityHashes !== undefined) return this.#identityHashes;
+    const hashes = new Int32Array(this.length);
+    const cols = this.#cols;
+    for (let index = 0; index < this.length; index++) {
+      const base = index * STRIDE;
+      const start = cols[base + C_START]!;
+      hashes[index] =
+        (cols[base + FLAGS]! & (COMPLEX | CHECKSUM_OK)) === CHECKSUM_OK &&
+        this.#raw.charCodeAt(start) === 0x51 /* Q */
+          ? q1IdentityHash(this.#bytes, start + this.#offset)
+          : identityHash(this.checksum(index));
+    }
+    this.#identityHashes = hashes;
+    return hashes;
   }
 
   #materialize(base: number): IndexEntry {
@@ -650,13 +724,31 @@ export function scanIndex(bytes: Uint8Array, options: ParseIndexOptions, ascii: 
   // it runs as one tight optimized loop: a resolve reads every line of a large index once.
   let pos = 0;
   let lineNumber = 0;
+  // Where the lines that CANONICAL_RECORD matched start (-1: none since lineNumber was last counted).
+  let uncounted = -1;
   const length = raw.length;
   for (;;) {
+    if (base < 0 && raw.charCodeAt(pos) === 0x43 /* C */) {
+      CANONICAL_RECORD.lastIndex = pos;
+      const match = CANONICAL_RECORD.exec(raw);
+      if (match !== null) {
+        if ((count + 1) * STRIDE > cols.length) cols = grow(cols);
+        fillCanonical(cols, count * STRIDE, archs, raw, pos, CANONICAL_RECORD.lastIndex, match);
+        count++;
+        if (uncounted < 0) uncounted = pos;
+        pos = CANONICAL_RECORD.lastIndex;
+        continue;
+      }
+    }
     const atEnd = pos >= length;
     let nl = atEnd ? length : raw.indexOf('\n', pos);
     if (nl < 0) nl = length;
     let end = nl;
     if (!atEnd) {
+      if (uncounted >= 0) {
+        lineNumber += countLines(raw, uncounted, pos);
+        uncounted = -1;
+      }
       lineNumber++;
       if (end > pos && raw.charCodeAt(end - 1) === 13) end--;
     }
@@ -719,7 +811,73 @@ export function scanIndex(bytes: Uint8Array, options: ParseIndexOptions, ascii: 
     }
     pos = nl + 1;
   }
-  return new IndexTable(raw, cols, count, archs, ascii);
+  return new IndexTable(raw, bytes, bom, cols, count, archs, ascii);
+}
+
+/**
+ * A record as apk-tools writes it, which the per-line checks would pass without a message: its fields in
+ * apk-tools' order, each at most once, `C:` a Q1 SHA-1, `P:` and `V:` not empty, the numbers 1 to 15
+ * digits, no carriage return, `P:`, `p:` and `i:` printable ASCII (see {@link PRINTABLE_NAMES}), ended by a blank
+ * line or the end of the text. Captures `P:`, `V:`, `A:`,
+ * `D:`, `p:` and `i:`. Matching a whole record in one native regular-expression run costs a fraction of
+ * reading its lines one by one before V8 optimizes the loop; any other record is read line by line.
+ *
+ * @internal exported for tests
+ */
+export const CANONICAL_RECORD =
+  /C:Q1[A-Za-z0-9+/]{27}=\nP:([ -~]+)\nV:([^\n\r]+)\n(?:A:([^\n\r]*)\n)?(?:S:\d{1,15}\n)?(?:I:\d{1,15}\n)?(?:T:[^\n\r]*\n)?(?:U:[^\n\r]*\n)?(?:L:[^\n\r]*\n)?(?:o:[^\n\r]*\n)?(?:m:[^\n\r]*\n)?(?:t:\d{1,15}\n)?(?:c:[^\n\r]*\n)?(?:k:\d{1,15}\n)?(?:D:([^\n\r]*)\n)?(?:p:([ -~]*)\n)?(?:i:([ -~]*)\n)?(?:\n|$)/y;
+
+/**
+ * Fill the columns of a record {@link CANONICAL_RECORD} matched at `start`, ending at `next`, as the
+ * per-line loop would: the value positions follow from the captured values' lengths, `C:` to `A:` from
+ * the start, `i:`, `p:` and `D:` back from the end.
+ */
+function fillCanonical(
+  cols: Int32Array,
+  base: number,
+  archs: string[],
+  raw: string,
+  start: number,
+  next: number,
+  match: RegExpExecArray,
+): void {
+  cols.fill(-1, base, base + STRIDE);
+  cols[base + REC_START] = start;
+  cols[base + FLAGS] = CHECKSUM_OK | PRINTABLE_NAMES;
+  cols[base + C_START] = start + 2;
+  cols[base + C_END] = start + 32;
+  const pStart = start + 35;
+  const pEnd = pStart + match[1]!.length;
+  cols[base + P_START] = pStart;
+  cols[base + P_END] = pEnd;
+  const vEnd = pEnd + 3 + match[2]!.length;
+  cols[base + V_START] = pEnd + 3;
+  cols[base + V_END] = vEnd;
+  const arch = match[3];
+  if (arch !== undefined) {
+    const id = archId(archs, raw, vEnd + 3, vEnd + 3 + arch.length);
+    if (id < 0) cols[base + FLAGS]! |= COMPLEX;
+    cols[base + A_ID] = id;
+  }
+  // A blank line ends the record unless the text does: the last field's value is never empty of its letter.
+  const recordEnd = raw.charCodeAt(next - 2) === 10 ? next - 1 : next;
+  cols[base + REC_END] = recordEnd;
+  let linesEnd = recordEnd;
+  for (let group = 6; group >= 4; group--) {
+    const value = match[group];
+    if (value === undefined) continue;
+    const slot = group === 6 ? I_START : group === 5 ? PROVIDES_START : D_START;
+    cols[base + slot + 1] = linesEnd - 1;
+    cols[base + slot] = linesEnd - 1 - value.length;
+    linesEnd -= value.length + 3;
+  }
+}
+
+/** How many lines start in `raw[start, end)` (`end` starts a line). */
+function countLines(raw: string, start: number, end: number): number {
+  let lines = 0;
+  for (let at = raw.indexOf('\n', start); at >= 0 && at < end; at = raw.indexOf('\n', at + 1)) lines++;
+  return lines;
 }
 
 function grow(cols: Int32Array): Int32Array {

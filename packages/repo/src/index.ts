@@ -1,6 +1,7 @@
 export { RepoError } from './errors.ts';
 export type { RepoErrorCode } from './errors.ts';
 export { parseIndexText, serializeIndexText } from './index-text.ts';
+export { identityKey, identityHash } from './identity.ts';
 export type { IndexEntry, ParseIndexOptions } from './index-text.ts';
 export {
   parseIndexTable,

@@ -2,18 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IndexEntry } from '@tk/repo';
-import { hashName, parseIndexTable, parseIndexText, readIndexArchive } from '@tk/repo';
+import { hashName, identityKey, parseIndexTable, parseIndexText, readIndexArchive } from '@tk/repo';
 import { solve } from '../solve.ts';
 import { nameBucket } from './apk-hash.ts';
 import type { SolverRepository } from '../types.ts';
-import {
-  allPackages,
-  buildUniverse,
-  getUniverse,
-  identityKey,
-  nameInfoOf,
-  reverseInstallIf,
-} from './universe.ts';
+import { allPackages, buildUniverse, getUniverse, nameInfoOf, reverseInstallIf } from './universe.ts';
 
 const record = (name: string, checksum: string): string => `C:${checksum}\nP:${name}\nV:1\nS:1\nI:1\n\n`;
 const entries = (text: string): IndexEntry[] => parseIndexText(text);

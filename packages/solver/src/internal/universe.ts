@@ -17,7 +17,15 @@
  */
 import { compareVersions, parseDependency, parseProvide, type Dependency } from '@tk/apk';
 import { compareCodePoints, isTkError } from '@tk/core';
-import { hashName, nameHashesOf, type IndexEntry, type IndexTable, type NameHashes } from '@tk/repo';
+import {
+  hashName,
+  identityHash,
+  identityKey,
+  nameHashesOf,
+  type IndexEntry,
+  type IndexTable,
+  type NameHashes,
+} from '@tk/repo';
 import type { SolverRepository } from '../types.ts';
 import { nameBucket } from './apk-hash.ts';
 
@@ -113,6 +121,7 @@ interface RecordSource {
   installIf(index: number): readonly string[];
   entry(index: number): IndexEntry;
   nameHashes(): NameHashes;
+  identityHashes(): Int32Array;
 }
 
 function entriesSource(entries: readonly IndexEntry[]): RecordSource {
@@ -127,6 +136,7 @@ function entriesSource(entries: readonly IndexEntry[]): RecordSource {
     installIf: (index) => entries[index]!.installIf,
     entry: (index) => entries[index]!,
     nameHashes: () => nameHashesOf(entries),
+    identityHashes: () => Int32Array.from(entries, (entry) => identityHash(entry.checksum)),
   };
 }
 
@@ -400,63 +410,6 @@ export function getUniverse(repositories: readonly SolverRepository[], arch: str
   return universe;
 }
 
-const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-/** For each character code below 128, its base64 value with the two lowest bits cleared, or -1. */
-const CLEARED_VALUE = new Int8Array(128).fill(-1);
-for (let value = 0; value < 64; value++) CLEARED_VALUE[BASE64.charCodeAt(value)] = value & ~3;
-const HEX_SHA1 = /^X1[0-9a-fA-F]{40}$/;
-
-/** Whether `checksum` is a `Q1` SHA-1: 27 base64 characters and a `=` after the prefix. */
-function isQ1Sha1(checksum: string): boolean {
-  return (
-    checksum.length === 30 &&
-    checksum.charCodeAt(0) === 0x51 /* Q */ &&
-    checksum.charCodeAt(1) === 0x31 /* 1 */ &&
-    checksum.charCodeAt(29) === 0x3d /* = */
-  );
-}
-
-/**
- * The identity of a package as apk-tools decodes its `C:` (`apk_blob_pull_csum`): the checksum bytes,
- * not their spelling. A `Q1` SHA-1 is 20 bytes in 27 base64 characters and a `=`: the last character
- * carries two padding bits that decoding drops, so `…ysE=` and `…ysF=` are one package. An `X1` hex
- * SHA-1 is the same bytes as its base64 form. Anything else is compared as written.
- *
- * @param checksum - the `C:` value
- * @returns a key equal for two checksums apk-tools decodes to the same bytes
- */
-export function identityKey(checksum: string): string {
-  if (isQ1Sha1(checksum)) {
-    const code = checksum.charCodeAt(28);
-    const cleared = code < 128 ? CLEARED_VALUE[code]! : -1;
-    if (cleared < 0 || BASE64.charCodeAt(cleared) === code) return checksum;
-    return `${checksum.slice(0, 28)}${BASE64.charAt(cleared)}=`;
-  }
-  if (HEX_SHA1.test(checksum)) return `Q1${Buffer.from(checksum.slice(2), 'hex').toString('base64')}`;
-  return checksum;
-}
-
-/**
- * A small-integer hash of {@link identityKey}, computed without building the key for `Q1` checksums
- * (nearly every one): the universe hashes every entry of an index, 100,000 in a large one. A SHA-1
- * is uniform, so four of its characters and the decoded last one are enough; a crafted index whose
- * checksums share them only sends {@link IdentityTable} to its `Map`.
- */
-function identityHash(checksum: string): number {
-  let hash = 0x811c9dc5;
-  if (isQ1Sha1(checksum)) {
-    for (let i = 2; i < 6; i++) hash = Math.imul(hash ^ checksum.charCodeAt(i), 0x01000193);
-    const code = checksum.charCodeAt(28);
-    hash = Math.imul(hash ^ (code < 128 ? CLEARED_VALUE[code]! : code), 0x01000193);
-    return hash & 0x3fffffff;
-  }
-  const key = identityKey(checksum);
-  // An X1 checksum hashes as the Q1 form it decodes to.
-  if (key !== checksum) return identityHash(key);
-  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
-  return hash & 0x3fffffff;
-}
-
 /** Probes after which {@link IdentityTable} stops trusting its hash (a crafted index) and uses a `Map`. */
 const MAX_PROBES = 64;
 
@@ -488,10 +441,13 @@ class IdentityTable {
     this.mask = size - 1;
   }
 
-  /** The record with the identity of `checksum` (whose {@link identityHash} is `hash`), or -1. */
-  get(checksum: string, hash: number): number {
+  /**
+   * The record with the identity of record `record`'s checksum (whose {@link identityHash} is `hash`),
+   * or -1. The checksum itself is read only on a hash match.
+   */
+  get(record: number, hash: number): number {
     this.freeSlot = -1;
-    if (this.fallback !== undefined) return this.fallback.get(identityKey(checksum)) ?? -1;
+    if (this.fallback !== undefined) return this.fallback.get(identityKey(this.checksumOf(record))) ?? -1;
     const { table, mask } = this;
     for (let slot = hash & mask, probes = 0; ; slot = (slot + 1) & mask) {
       const id = table[slot * 2]!;
@@ -499,9 +455,10 @@ class IdentityTable {
         this.freeSlot = slot;
         return -1;
       }
-      if (++probes > MAX_PROBES) return this.toMap().get(identityKey(checksum)) ?? -1;
+      if (++probes > MAX_PROBES) return this.toMap().get(identityKey(this.checksumOf(record))) ?? -1;
       if (table[slot * 2 + 1] !== hash) continue;
       const other = this.checksumOf(id - 1);
+      const checksum = this.checksumOf(record);
       if (other === checksum || identityKey(other) === identityKey(checksum)) return id - 1;
     }
   }
@@ -576,6 +533,7 @@ export function buildUniverse(repositories: readonly SolverRepository[], arch: s
     if (repository.tag !== undefined) tags.add(repository.tag);
     const source = sources[repoIndex]!;
     const first = firstRecord[repoIndex]!;
+    const identities = source.identityHashes();
     for (let index = 0; index < source.length; index++) {
       const record = first + index;
       const recordArch = source.arch(index);
@@ -586,9 +544,8 @@ export function buildUniverse(repositories: readonly SolverRepository[], arch: s
         if (list.length < MAX_OTHER_ARCH_PER_NAME) list.push({ entry: source.entry(index), repository });
         continue;
       }
-      const checksum = source.checksum(index);
-      const identity = identityHash(checksum);
-      const known = byIdentity.get(checksum, identity);
+      const identity = identities[index]!;
+      const known = byIdentity.get(record, identity);
       if (known >= 0) {
         let repeated = repeatedIn.get(known);
         if (repeated === undefined) repeatedIn.set(known, (repeated = []));
