@@ -42,8 +42,9 @@ async function main() {
   if (trace) process.stderr.write(`tk: running the bundle (code cache: ${cache})\n`);
   const code = await exports.runProcess();
   // With nothing left to write, end now: Node's normal shutdown also tears down the heap, a few ms after
-  // the work is done. Output still being written (an asynchronous pipe) is left to drain as usual.
-  if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) process.exit(code);
+  // the work is done. Output still being written (a full non-blocking pipe) is left to drain as usual.
+  // (Asking process.stdout would build the stream the bundle avoids: apps/tk/src/fd-sink.ts.)
+  if (exports.pendingOutput() === 0) process.exit(code);
   process.exitCode = code;
 }
 
