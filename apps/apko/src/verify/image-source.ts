@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, posix, resolve } from 'node:path';
 import { silentLogger, type Logger } from '@tk/core';
 import { createRegistryClient, parseReference, type Keychain, type RegistryReference } from '@tk/oci';
 import { readTar } from '@tk/tar';
@@ -131,20 +131,24 @@ async function openArchive(path: string, location: string, maxBytes: number): Pr
     });
   }
   const files = new Map<string, Uint8Array>();
+  const links = new Map<string, string>();
   for (const e of entries) {
-    if (e.type !== 'file') continue;
     const name = e.name.replace(/^(\.\/)+/, '');
-    if (files.has(name)) {
-      throw new VerifyError(
-        'VERIFY_ARCHIVE_INCONSISTENT',
-        `${path} holds two entries named ${JSON.stringify(name)}; loaders differ on which one they read`,
-        {
-          hint: 'the tarball was altered after it was built: do not load it; build it again',
-          data: { name },
-        },
-      );
+    if (e.type === 'symlink' || e.type === 'hardlink') {
+      if (links.has(name)) throw duplicateEntry(path, name);
+      const target = linkTarget(name, e.type, e.linkname);
+      if (target !== undefined) links.set(name, target);
+      continue;
     }
+    if (e.type !== 'file') continue;
+    if (files.has(name)) throw duplicateEntry(path, name);
     files.set(name, e.data);
+  }
+  for (const name of links.keys()) {
+    const data = followLinks(name, links, files);
+    if (data === undefined) continue;
+    if (files.has(name)) throw duplicateEntry(path, name);
+    files.set(name, data);
   }
   // tk's and apko's tarballs carry an OCI index.json; a plain `docker save` / `podman save` tarball only
   // manifest.json, from which the index and manifests are rebuilt (their digests are tk's, not a registry's).
@@ -236,6 +240,48 @@ async function openArchive(path: string, location: string, maxBytes: number): Pr
     },
     close: () => Promise.resolve(),
   };
+}
+
+function duplicateEntry(path: string, name: string): VerifyError {
+  return new VerifyError(
+    'VERIFY_ARCHIVE_INCONSISTENT',
+    `${path} holds two entries named ${JSON.stringify(name)}; loaders differ on which one they read`,
+    {
+      hint: 'the tarball was altered after it was built: do not load it; build it again',
+      data: { name },
+    },
+  );
+}
+
+/** Links followed from one name at most: a longer chain (or a loop) leaves the name unresolved. */
+const MAX_LINK_HOPS = 16;
+
+/**
+ * The archive path a link entry points to: a hard link names an entry of the archive; a symlink is
+ * resolved from its own directory, as `docker load` does for the layer two images share
+ * (`<id>/layer.tar -> ../<other id>/layer.tar`). Undefined for a target outside the archive (absolute, or
+ * above its root).
+ */
+function linkTarget(name: string, type: 'symlink' | 'hardlink', linkname: string): string | undefined {
+  if (linkname === '' || linkname.startsWith('/')) return undefined;
+  const target = posix.normalize(type === 'hardlink' ? linkname : posix.join(posix.dirname(name), linkname));
+  if (target === '..' || target.startsWith('../') || target === '.') return undefined;
+  return target.replace(/^(\.\/)+/, '');
+}
+
+/** The file a link name ends at, through at most {@link MAX_LINK_HOPS} links; undefined for a loop or a dangling link. */
+function followLinks(
+  name: string,
+  links: ReadonlyMap<string, string>,
+  files: ReadonlyMap<string, Uint8Array>,
+): Uint8Array | undefined {
+  let at = links.get(name);
+  for (let hop = 0; at !== undefined && hop < MAX_LINK_HOPS; hop++) {
+    const data = files.get(at);
+    if (data !== undefined) return data;
+    at = links.get(at);
+  }
+  return undefined;
 }
 
 const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';

@@ -21,7 +21,7 @@ import {
   type LayerEntry,
 } from '@tk/oci';
 import { imageSbom } from '@tk/sbom';
-import { readTar, writeTar } from '@tk/tar';
+import { readTar, writeTar, type TarWriteEntry } from '@tk/tar';
 import { looksLikeRegistryReference } from './image-source.ts';
 import { verifyImage, type VerifyReport } from './verify-image.ts';
 
@@ -306,6 +306,96 @@ describe('verifyImage', () => {
         name === 'index.json' || name.startsWith('sha256:') ? undefined : data,
       );
       expect(await codeOf(verifyImage({ image: noConfig, cwd: '/', sbom: false }))).toBe('VERIFY_BAD_IMAGE');
+    });
+
+    it('a docker save tarball whose layers are links to a shared file (docker writes a shared layer once)', async () => {
+      const dir = dirFor();
+      /** The docker save tarball with every layer moved to `shared/<n>` and `links(name, n)` in its place. */
+      const linked = async (
+        file: string,
+        links: (
+          name: string,
+          n: number,
+        ) => { name: string; type: 'symlink' | 'hardlink'; linkname: string }[],
+      ): Promise<string> => {
+        const saved = join(dir, file);
+        await writeDockerArchiveFile(saved, clean, { tags: ['app:1'] });
+        const out: TarWriteEntry[] = [];
+        let n = 0;
+        for (const e of readTar(new Uint8Array(readFileSync(saved))).entries) {
+          if (e.name === 'index.json') continue;
+          if (!e.name.endsWith('.tar.gz')) {
+            out.push({ name: e.name, type: 'file', mode: 0o644, mtime: 0, data: e.data });
+            continue;
+          }
+          out.push({ name: `shared/${n}`, type: 'file', mode: 0o644, mtime: 0, data: e.data });
+          for (const link of links(e.name, n)) out.push({ ...link, mode: 0o777, mtime: 0 });
+          n++;
+        }
+        writeFileSync(saved, writeTar(out));
+        return saved;
+      };
+      const verdict = async (path: string): Promise<string> =>
+        (await verifyImage({ image: path, cwd: '/', sbom: false })).ok ? 'ok' : 'findings';
+
+      // A symlink from the layer's name, relative to its directory; a chain of two; a hard link.
+      expect(
+        await verdict(
+          await linked('symlink.tar', (name, n) => [{ name, type: 'symlink', linkname: `shared/${n}` }]),
+        ),
+      ).toBe('ok');
+      expect(
+        await verdict(
+          await linked('chain.tar', (name, n) => [
+            { name: `links/${n}`, type: 'symlink', linkname: `../shared/${n}` },
+            { name, type: 'symlink', linkname: `./links/${n}` },
+          ]),
+        ),
+      ).toBe('ok');
+      expect(
+        await verdict(
+          await linked('hard.tar', (name, n) => [{ name, type: 'hardlink', linkname: `shared/${n}` }]),
+        ),
+      ).toBe('ok');
+
+      // Links that lead nowhere in the archive: a loop, above its root, absolute, dangling.
+      for (const [file, links] of [
+        [
+          'loop.tar',
+          (name: string) => [
+            { name, type: 'symlink' as const, linkname: 'a' },
+            { name: 'a', type: 'symlink' as const, linkname: name },
+          ],
+        ],
+        [
+          'escape.tar',
+          (name: string, n: number) => [{ name, type: 'symlink' as const, linkname: `../shared/${n}` }],
+        ],
+        [
+          'absolute.tar',
+          (name: string, n: number) => [{ name, type: 'symlink' as const, linkname: `/shared/${n}` }],
+        ],
+        ['dangling.tar', (name: string) => [{ name, type: 'symlink' as const, linkname: 'nothing' }]],
+      ] as const) {
+        expect(await codeOf(verifyImage({ image: await linked(file, links), cwd: '/', sbom: false }))).toBe(
+          'VERIFY_BAD_IMAGE',
+        );
+      }
+
+      // A link that has the name of a file, or of another link, is a second entry of that name.
+      const twice = await linked('twice.tar', (name, n) => [
+        { name, type: 'symlink', linkname: `shared/${n}` },
+        { name, type: 'hardlink', linkname: `shared/${n}` },
+      ]);
+      expect(await codeOf(verifyImage({ image: twice, cwd: '/', sbom: false }))).toBe(
+        'VERIFY_ARCHIVE_INCONSISTENT',
+      );
+      const shadow = await linked('shadow.tar', (_name, n) => [
+        { name: 'manifest.json', type: 'symlink', linkname: `shared/${n}` },
+      ]);
+      expect(await codeOf(verifyImage({ image: shadow, cwd: '/', sbom: false }))).toBe(
+        'VERIFY_ARCHIVE_INCONSISTENT',
+      );
     });
 
     it('missing pieces and junk', async () => {
