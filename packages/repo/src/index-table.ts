@@ -3,7 +3,9 @@
  * pass over the index bytes, but without building an {@link IndexEntry} per record. The pass validates
  * every line (so the errors and warnings, with their line numbers, are exactly those of
  * `parseIndexText` over the decoded text) and records, per record, where it starts and where its
- * `C:`, `P:`, `V:`, `A:`, `D:`, `p:` and `i:` values are. A resolve needs the full record of a few
+ * `C:`, `P:`, `V:`, `A:`, `D:`, `p:` and `i:` values are. A record written the way apk-tools writes
+ * it, which no check can fault, is taken in one regular-expression match ({@link CANONICAL_RECORD});
+ * any other is read line by line. A resolve needs the full record of a few
  * hundred packages out of tens of thousands: {@link IndexTable.entry} builds one on first use (and
  * returns that same object afterwards), and the column accessors ({@link IndexTable.name},
  * {@link IndexTable.provides}…) read a field without building the record.
@@ -720,8 +722,9 @@ export function scanIndex(bytes: Uint8Array, options: ParseIndexOptions, ascii: 
   let repeated = 0;
   let unknownSeen = 0;
 
-  // The loop keeps its state in locals and calls out only for what is rare (messages, growth), so that
-  // it runs as one tight optimized loop: a resolve reads every line of a large index once.
+  // The loop keeps its state in locals and calls out only for what is rare (messages, growth, a record
+  // taken whole by CANONICAL_RECORD), so that it runs as one tight loop: a resolve reads every line of a
+  // large index once.
   let pos = 0;
   let lineNumber = 0;
   // Where the lines that CANONICAL_RECORD matched start (-1: none since lineNumber was last counted).
@@ -817,10 +820,10 @@ export function scanIndex(bytes: Uint8Array, options: ParseIndexOptions, ascii: 
 /**
  * A record as apk-tools writes it, which the per-line checks would pass without a message: its fields in
  * apk-tools' order, each at most once, `C:` a Q1 SHA-1, `P:` and `V:` not empty, the numbers 1 to 15
- * digits, no carriage return, `P:`, `p:` and `i:` printable ASCII (see {@link PRINTABLE_NAMES}), ended by a blank
- * line or the end of the text. Captures `P:`, `V:`, `A:`,
- * `D:`, `p:` and `i:`. Matching a whole record in one native regular-expression run costs a fraction of
- * reading its lines one by one before V8 optimizes the loop; any other record is read line by line.
+ * digits, no carriage return, `P:`, `p:` and `i:` printable ASCII (see {@link PRINTABLE_NAMES}), ended by a
+ * blank line or the end of the text. Captures `P:`, `V:`, `A:`, `D:`, `p:` and `i:`. Matching a whole record
+ * in one native regular-expression run costs a fraction of reading its lines one by one before V8
+ * optimizes the loop; any other record is read line by line.
  *
  * @internal exported for tests
  */
@@ -859,7 +862,9 @@ function fillCanonical(
     if (id < 0) cols[base + FLAGS]! |= COMPLEX;
     cols[base + A_ID] = id;
   }
-  // A blank line ends the record unless the text does: the last field's value is never empty of its letter.
+  // The match ends after a blank line or, at the end of the text, after the last field's line feed. A field
+  // line is never empty (it holds at least its letter and colon), so two line feeds before `next` mean a
+  // blank line, which the record (as the per-line loop records it) does not include.
   const recordEnd = raw.charCodeAt(next - 2) === 10 ? next - 1 : next;
   cols[base + REC_END] = recordEnd;
   let linesEnd = recordEnd;

@@ -4,7 +4,8 @@
  * it, in repository and index order (apk-tools' provider order).
  *
  * Building it is one pass over the records that allocates little per record: it reads each record's
- * arch and checksum (from a repository's `IndexTable` when it has one, without building the record),
+ * arch and the hash of its checksum's identity (from a repository's `IndexTable` when it has one, which
+ * hashes the checksums straight from the index bytes; the checksum itself is read only on a hash match),
  * then files every occurrence of a name (own name, `p:` and `i:` tokens) under the name's hash, from
  * the hashes the `IndexTable` reads straight from the index text: no name is built until a lookup
  * asks for it ({@link NameTable}). Everything else is built the first time the search asks: a package object (with its full index record) when it
