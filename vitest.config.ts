@@ -41,6 +41,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // One temporary folder per run, removed at its end (scripts/vitest-tmpdir.ts).
+    globalSetup: ['scripts/vitest-tmpdir.ts'],
     reporters: ['default'],
   },
 });
