@@ -56,7 +56,11 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `tk-e2e-${prefix}-`));
 }
 
-/** One apk and guest cache for every end-to-end test of a run (guests are then assembled once). */
+/**
+ * One apk and guest cache for the end-to-end tests of a file (vitest evaluates this module once per test
+ * file): a file's tests assemble each guest once. It lives in the run's temporary folder
+ * (scripts/vitest-tmpdir.ts), removed when the run ends.
+ */
 export const APK_CACHE = mkdtempSync(join(tmpdir(), 'tk-e2e-apk-cache-'));
 
 /** Write a 2048-bit signing key pair `DIR/melange.rsa(.pub)`. */

@@ -830,6 +830,9 @@ export function scanIndex(bytes: Uint8Array, options: ParseIndexOptions, ascii: 
 export const CANONICAL_RECORD =
   /C:Q1[A-Za-z0-9+/]{27}=\nP:([ -~]+)\nV:([^\n\r]+)\n(?:A:([^\n\r]*)\n)?(?:S:\d{1,15}\n)?(?:I:\d{1,15}\n)?(?:T:[^\n\r]*\n)?(?:U:[^\n\r]*\n)?(?:L:[^\n\r]*\n)?(?:o:[^\n\r]*\n)?(?:m:[^\n\r]*\n)?(?:t:\d{1,15}\n)?(?:c:[^\n\r]*\n)?(?:k:\d{1,15}\n)?(?:D:([^\n\r]*)\n)?(?:p:([ -~]*)\n)?(?:i:([ -~]*)\n)?(?:\n|$)/y;
 
+/** The column of {@link CANONICAL_RECORD}'s list captures: group 4 is `D:`, 5 `p:`, 6 `i:`. */
+const LIST_SLOT_BY_GROUP = [-1, -1, -1, -1, D_START, PROVIDES_START, I_START];
+
 /**
  * Fill the columns of a record {@link CANONICAL_RECORD} matched at `start`, ending at `next`, as the
  * per-line loop would: the value positions follow from the captured values' lengths, `C:` to `A:` from
@@ -871,7 +874,7 @@ function fillCanonical(
   for (let group = 6; group >= 4; group--) {
     const value = match[group];
     if (value === undefined) continue;
-    const slot = group === 6 ? I_START : group === 5 ? PROVIDES_START : D_START;
+    const slot = LIST_SLOT_BY_GROUP[group]!;
     cols[base + slot + 1] = linesEnd - 1;
     cols[base + slot] = linesEnd - 1 - value.length;
     linesEnd -= value.length + 3;
