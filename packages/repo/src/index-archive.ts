@@ -22,6 +22,7 @@ import { buildSignatureMember } from '@tk/apk';
 import { readTar, TarWriter } from '@tk/tar';
 import { isAscii, isUtf8 } from 'node:buffer';
 import { RepoError } from './errors.ts';
+import { warmUpScanner } from './index-scan.ts';
 import { scanIndex, type IndexTable } from './index-table.ts';
 import { serializeIndexText, type IndexEntry } from './index-text.ts';
 
@@ -60,6 +61,9 @@ export interface ReadIndexOptions {
   source?: string;
 }
 
+/** Compressed size from which {@link readIndexArchive} warms the compiled scan up (its inflated text is about 1 MB). */
+const WARM_UP_SIZE = 256 * 1024;
+
 function archiveError(source: string, message: string, cause?: unknown): RepoError {
   return new RepoError('REPO_BAD_INDEX_ARCHIVE', `${source}: ${message}`, {
     hint: 'the index is corrupt or not an APKINDEX.tar.gz; regenerate it or download it again',
@@ -78,6 +82,8 @@ function archiveError(source: string, message: string, cause?: unknown): RepoErr
 export function readIndexArchive(bytes: Uint8Array, options: ReadIndexOptions = {}): IndexArchive {
   const source = options.source ?? 'APKINDEX.tar.gz';
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_INDEX_BYTES;
+  // A large index: let V8 optimize the compiled scan while this thread inflates it.
+  if (bytes.length >= WARM_UP_SIZE) warmUpScanner();
   let members;
   try {
     members = splitGzipMembers(bytes, { maxOutputBytes: maxBytes });

@@ -1,3 +1,4 @@
+import { isAscii, isUtf8 } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -10,6 +11,7 @@ import {
   hashProvideName,
   nameHashesOf,
   parseIndexTable,
+  scanIndex,
   type IndexTable,
   type NameHashes,
 } from './index-table.ts';
@@ -42,10 +44,17 @@ function eager(text: string, strict: boolean): Outcome {
   }
 }
 
-function lazy(bytes: Uint8Array, strict: boolean): Outcome & { table?: IndexTable } {
+function lazy(
+  bytes: Uint8Array,
+  strict: boolean,
+  engine: 'wasm' | 'typescript' = 'wasm',
+): Outcome & { table?: IndexTable } {
   const warnings: string[] = [];
   try {
-    const table = parseIndexTable(bytes, { strict, warn: (m, c) => warnings.push(`${c} ${m}`) });
+    const options = { strict, warn: (m: string, c: string) => warnings.push(`${c} ${m}`) };
+    // parseIndexTable's own check, then the scan with the engine asked for.
+    if (!isUtf8(bytes)) parseIndexTable(bytes, options);
+    const table = scanIndex(bytes, options, isAscii(bytes), engine);
     return { table, entries: table.entries(), warnings };
   } catch (error) {
     return { error: `${(error as { code?: string }).code} ${(error as Error).message}`, warnings };
@@ -90,9 +99,11 @@ function expectSameAsEager(text: string): void {
   const bytes = new TextEncoder().encode(text);
   const decoded = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   for (const strict of [false, true]) {
-    const { table, ...got } = lazy(bytes, strict);
-    expect(got).toEqual(eager(decoded, strict));
-    if (table !== undefined) expectColumnsMatch(table);
+    for (const engine of ['wasm', 'typescript'] as const) {
+      const { table, ...got } = lazy(bytes, strict, engine);
+      expect(got).toEqual(eager(decoded, strict));
+      if (table !== undefined) expectColumnsMatch(table);
+    }
   }
 }
 
@@ -104,12 +115,15 @@ describe('parseIndexTable', () => {
     'apko-testrepo/x86_64/APKINDEX.tar.gz',
   ])('materializes the same records as parseIndexText for %s', (path) => {
     const bytes = apkindexBytes(path);
-    const { table, ...got } = lazy(bytes, true);
-    expect(got).toEqual(eager(new TextDecoder().decode(bytes), true));
-    expectColumnsMatch(table!);
-    // One object per record, built once.
-    expect(table!.entry(0)).toBe(table!.entries()[0]);
-    expect(table!.entries()).toBe(table!.entries());
+    const want = eager(new TextDecoder().decode(bytes), true);
+    for (const engine of ['wasm', 'typescript'] as const) {
+      const { table, ...got } = lazy(bytes, true, engine);
+      expect(got).toEqual(want);
+      expectColumnsMatch(table!);
+      // One object per record, built once.
+      expect(table!.entry(0)).toBe(table!.entries()[0]);
+      expect(table!.entries()).toBe(table!.entries());
+    }
   });
 
   it('reads the records apk-tools writes in one match each (the fast path the tests above check)', () => {

@@ -18,6 +18,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { RepoError } from './errors.ts';
 import { identityHash, q1IdentityHash } from './identity.ts';
+import { openScanner, type ScanHashes } from './index-scan.ts';
 import type { IndexEntry, ParseIndexOptions } from './index-text.ts';
 
 /** Slots per record in {@link IndexTable}'s column array. */
@@ -403,7 +404,10 @@ export class IndexTable {
     length: number,
     archs: readonly string[],
     ascii: boolean,
+    hashes?: ScanHashes,
   ) {
+    this.#nameHashes = hashes?.names;
+    this.#identityHashes = hashes?.identities;
     this.#ascii = ascii;
     this.#raw = raw;
     this.#bytes = bytes;
@@ -704,16 +708,24 @@ export function parseIndexTable(bytes: Uint8Array, options: ParseIndexOptions = 
  * @returns the table
  * @throws {RepoError} REPO_BAD_INDEX as {@link parseIndexTable}
  */
-export function scanIndex(bytes: Uint8Array, options: ParseIndexOptions, ascii: boolean): IndexTable {
+export function scanIndex(
+  bytes: Uint8Array,
+  options: ParseIndexOptions,
+  ascii: boolean,
+  engine: 'wasm' | 'typescript' = 'wasm',
+): IndexTable {
   const report = new Reporter(options);
   const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
   const raw = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1', bom);
 
   // Sized once from the blank lines (records end with one; CRLF files and missing blank lines grow it).
+  // A record the fast path takes ends with a blank line or the text, so it takes at most this many.
   let blankLines = 1;
   for (let at = raw.indexOf('\n\n'); at >= 0; at = raw.indexOf('\n\n', at + 2)) blankLines++;
   let cols: Int32Array = new Int32Array(STRIDE * (blankLines + 1));
   let count = 0;
+  const scanner = engine === 'wasm' ? openScanner(bytes.subarray(bom), blankLines) : undefined;
+  // Without the fast path, the distinct A: values (raw); with it, the scanner numbers them for both paths.
   const archs: string[] = [];
   // The record being read: its base in `cols` (-1 between records), letters seen, repeated ones.
   let base = -1;
@@ -731,7 +743,16 @@ export function scanIndex(bytes: Uint8Array, options: ParseIndexOptions, ascii: 
   let uncounted = -1;
   const length = raw.length;
   for (;;) {
-    if (base < 0 && raw.charCodeAt(pos) === 0x43 /* C */) {
+    if (base < 0 && raw.charCodeAt(pos) === 0x43 /* C */ && scanner !== undefined) {
+      const run = scanner.take(pos, cols, count);
+      if (run.taken > 0) {
+        cols = run.cols;
+        count += run.taken;
+        if (uncounted < 0) uncounted = pos;
+        pos = run.next;
+        continue;
+      }
+    } else if (base < 0 && raw.charCodeAt(pos) === 0x43 /* C */) {
       CANONICAL_RECORD.lastIndex = pos;
       const match = CANONICAL_RECORD.exec(raw);
       if (match !== null) {
@@ -801,7 +822,7 @@ export function scanIndex(bytes: Uint8Array, options: ParseIndexOptions, ascii: 
         } else {
           const slot = SLOT_BY_CODE[code]!;
           if (slot === A_ID) {
-            const id = archId(archs, raw, start, end);
+            const id = scanner === undefined ? archId(archs, raw, start, end) : scanner.archId(start, end);
             // Past 64 distinct arches (a crafted index), the record is read through entry().
             if (id < 0) cols[base + FLAGS]! |= COMPLEX;
             cols[base + A_ID] = id;
@@ -814,7 +835,9 @@ export function scanIndex(bytes: Uint8Array, options: ParseIndexOptions, ascii: 
     }
     pos = nl + 1;
   }
-  return new IndexTable(raw, bytes, bom, cols, count, archs, ascii);
+  if (scanner === undefined) return new IndexTable(raw, bytes, bom, cols, count, archs, ascii);
+  for (const [start, end] of scanner.archRanges()) archs.push(raw.slice(start, end));
+  return new IndexTable(raw, scanner.text, 0, cols, count, archs, ascii, scanner.hashes(count));
 }
 
 /**
