@@ -4,16 +4,19 @@
  * every line (so the errors and warnings, with their line numbers, are exactly those of
  * `parseIndexText` over the decoded text) and records, per record, where it starts and where its
  * `C:`, `P:`, `V:`, `A:`, `D:`, `p:` and `i:` values are. A record written the way apk-tools writes
- * it, which no check can fault, is taken in one regular-expression match ({@link CANONICAL_RECORD});
- * any other is read line by line. A resolve needs the full record of a few
- * hundred packages out of tens of thousands: {@link IndexTable.entry} builds one on first use (and
- * returns that same object afterwards), and the column accessors ({@link IndexTable.name},
- * {@link IndexTable.provides}…) read a field without building the record.
+ * it, which no check can fault ({@link CANONICAL_RECORD}), is taken by a compiled WebAssembly scan
+ * (`index-scan.ts`), which also hashes its names and checksum; any other is read line by line (and,
+ * where WebAssembly cannot run the scan, every canonical record in one regular-expression match). A
+ * resolve needs the full record of a few hundred packages out of tens of thousands:
+ * {@link IndexTable.entry} builds one on first use (and returns that same object afterwards), and the
+ * column accessors ({@link IndexTable.name}, {@link IndexTable.provides}…) read a field without
+ * building the record.
  *
- * The bytes are kept as a "binary" string (one character per byte, Latin-1), which is compact and
- * cheap to make; a value holding bytes 0x80-0xFF is decoded as UTF-8 when it is read. The whole text
- * is checked to be valid UTF-8 first, and a leading byte order mark is skipped, as the strict
- * decoder of `fromUtf8` does.
+ * Values are read from the bytes as "binary" strings (one character per byte, Latin-1), which are
+ * compact and cheap to make; a value holding bytes 0x80-0xFF is decoded as UTF-8 when it is read. The
+ * whole text becomes one such string only when a record is read line by line. The whole text is checked
+ * to be valid UTF-8 first, and a leading byte order mark is skipped, as the strict decoder of
+ * `fromUtf8` does.
  */
 import { isAscii, isUtf8 } from 'node:buffer';
 import { RepoError } from './errors.ts';
@@ -384,8 +387,9 @@ export function nameHashesOf(entries: readonly IndexEntry[]): NameHashes {
 export class IndexTable {
   /** How many records the index has. */
   readonly length: number;
-  readonly #raw: string;
+  #rawText: string | undefined;
   readonly #bytes: Uint8Array;
+  readonly #view: Buffer;
   readonly #offset: number;
   readonly #cols: Int32Array;
   readonly #archs: readonly string[];
@@ -397,7 +401,7 @@ export class IndexTable {
 
   /** @internal Use {@link parseIndexTable}. */
   constructor(
-    raw: string,
+    raw: string | undefined,
     bytes: Uint8Array,
     offset: number,
     cols: Int32Array,
@@ -409,14 +413,28 @@ export class IndexTable {
     this.#nameHashes = hashes?.names;
     this.#identityHashes = hashes?.identities;
     this.#ascii = ascii;
-    this.#raw = raw;
+    this.#rawText = raw;
     this.#bytes = bytes;
+    this.#view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.#offset = offset;
     this.#cols = cols;
     this.length = length;
     // Kept raw (one character per byte) while scanning, for comparing with the text.
     this.#archs = archs.map(decodeBinary);
     this.#cache = new Array<IndexEntry | undefined>(length);
+  }
+
+  /** The whole text as a binary string: made on first use when the scan did not make it. */
+  get #raw(): string {
+    this.#rawText ??= this.#view.toString('latin1', this.#offset);
+    return this.#rawText;
+  }
+
+  /** `text[from, to)` as a binary string, without making the whole text's. */
+  #slice(from: number, to: number): string {
+    return this.#rawText === undefined
+      ? this.#view.toString('latin1', from + this.#offset, to + this.#offset)
+      : this.#rawText.slice(from, to);
   }
 
   #check(index: number): number {
@@ -433,8 +451,8 @@ export class IndexTable {
     const from = this.#cols[base + start]!;
     if (from < 0) return '';
     const to = this.#cols[base + start + 1]!;
-    const value = this.#raw.slice(from, to);
-    return this.#ascii || !hasHighByte(this.#raw, from, to) ? value : decodeBinary(value);
+    const value = this.#slice(from, to);
+    return this.#ascii || !hasHighByte(value, 0, value.length) ? value : decodeBinary(value);
   }
 
   #list(base: number, start: number): readonly string[] {
@@ -442,7 +460,8 @@ export class IndexTable {
     if (from < 0) return NO_TOKENS;
     // Not COMPLEX: one line.
     const to = this.#cols[base + start + 1]!;
-    return splitAscii(this.#raw, from, to) ?? splitList(decodeBinary(this.#raw.slice(from, to)));
+    const value = this.#slice(from, to);
+    return splitAscii(value, 0, value.length) ?? splitList(decodeBinary(value));
   }
 
   /**
@@ -502,7 +521,7 @@ export class IndexTable {
     const base = this.#check(index);
     if (this.#complex(base)) return this.entry(index).checksum;
     if ((this.#cols[base + FLAGS]! & CHECKSUM_OK) !== 0)
-      return this.#raw.slice(this.#cols[base + C_START], this.#cols[base + C_END]);
+      return this.#slice(this.#cols[base + C_START]!, this.#cols[base + C_END]!);
     return this.#text(base, C_START);
   }
 
@@ -584,7 +603,7 @@ export class IndexTable {
       const start = cols[base + C_START]!;
       hashes[index] =
         (cols[base + FLAGS]! & (COMPLEX | CHECKSUM_OK)) === CHECKSUM_OK &&
-        this.#raw.charCodeAt(start) === 0x51 /* Q */
+        this.#bytes[start + this.#offset] === 0x51 /* Q */
           ? q1IdentityHash(this.#bytes, start + this.#offset)
           : identityHash(this.checksum(index));
     }
@@ -593,8 +612,9 @@ export class IndexTable {
   }
 
   #materialize(base: number): IndexEntry {
-    const raw = this.#raw;
-    const end = this.#cols[base + REC_END]!;
+    // The record's own text: positions below are relative to its start.
+    const raw = this.#slice(this.#cols[base + REC_START]!, this.#cols[base + REC_END]!);
+    const end = raw.length;
     const entry: IndexEntry = {
       checksum: '',
       name: '',
@@ -604,7 +624,7 @@ export class IndexTable {
       installIf: [],
       other: [],
     };
-    let pos = this.#cols[base + REC_START]!;
+    let pos = 0;
     while (pos < end) {
       let nl = raw.indexOf('\n', pos);
       if (nl < 0 || nl > end) nl = end;
@@ -716,12 +736,17 @@ export function scanIndex(
 ): IndexTable {
   const report = new Reporter(options);
   const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
-  const raw = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1', bom);
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // The text as a binary string, made when a record is read line by line (always without the fast
+  // path): an index the fast path takes whole is never copied into one.
+  let raw = engine === 'wasm' ? '' : view.toString('latin1', bom);
+  let rawMade = engine !== 'wasm';
+  const length = bytes.length - bom;
 
   // Sized once from the blank lines (records end with one; CRLF files and missing blank lines grow it).
   // A record the fast path takes ends with a blank line or the text, so it takes at most this many.
   let blankLines = 1;
-  for (let at = raw.indexOf('\n\n'); at >= 0; at = raw.indexOf('\n\n', at + 2)) blankLines++;
+  for (let at = view.indexOf('\n\n', bom); at >= 0; at = view.indexOf('\n\n', at + 2)) blankLines++;
   let cols: Int32Array = new Int32Array(STRIDE * (blankLines + 1));
   let count = 0;
   const scanner = engine === 'wasm' ? openScanner(bytes.subarray(bom), blankLines) : undefined;
@@ -741,9 +766,8 @@ export function scanIndex(
   let lineNumber = 0;
   // Where the lines that CANONICAL_RECORD matched start (-1: none since lineNumber was last counted).
   let uncounted = -1;
-  const length = raw.length;
   for (;;) {
-    if (base < 0 && raw.charCodeAt(pos) === 0x43 /* C */ && scanner !== undefined) {
+    if (base < 0 && bytes[pos + bom] === 0x43 /* C */ && scanner !== undefined) {
       const run = scanner.take(pos, cols, count);
       if (run.taken > 0) {
         cols = run.cols;
@@ -752,7 +776,7 @@ export function scanIndex(
         pos = run.next;
         continue;
       }
-    } else if (base < 0 && raw.charCodeAt(pos) === 0x43 /* C */) {
+    } else if (base < 0 && scanner === undefined && raw.charCodeAt(pos) === 0x43 /* C */) {
       CANONICAL_RECORD.lastIndex = pos;
       const match = CANONICAL_RECORD.exec(raw);
       if (match !== null) {
@@ -765,6 +789,10 @@ export function scanIndex(
       }
     }
     const atEnd = pos >= length;
+    if (!atEnd && !rawMade) {
+      raw = view.toString('latin1', bom);
+      rawMade = true;
+    }
     let nl = atEnd ? length : raw.indexOf('\n', pos);
     if (nl < 0) nl = length;
     let end = nl;
@@ -836,8 +864,10 @@ export function scanIndex(
     pos = nl + 1;
   }
   if (scanner === undefined) return new IndexTable(raw, bytes, bom, cols, count, archs, ascii);
-  for (const [start, end] of scanner.archRanges()) archs.push(raw.slice(start, end));
-  return new IndexTable(raw, scanner.text, 0, cols, count, archs, ascii, scanner.hashes(count));
+  for (const [start, end] of scanner.archRanges())
+    archs.push(view.toString('latin1', start + bom, end + bom));
+  const text = rawMade ? raw : undefined;
+  return new IndexTable(text, scanner.text, 0, cols, count, archs, ascii, scanner.hashes(count));
 }
 
 /**
