@@ -26,6 +26,19 @@ const root = join(import.meta.dirname, '..');
 const fixtures = join(root, 'test-fixtures/real');
 const only = process.argv[2];
 
+// The figures are tk's as users run it: from the bundle. A bundle older than the compiled tree makes the
+// launcher run dist/main.js (about 0.1-0.3 s slower per command), which would be measured silently.
+{
+  const trace = spawnSync(process.execPath, [join(root, 'apps/tk/bin/tk.cjs'), '--version'], {
+    env: { ...process.env, TK_LAUNCHER_TRACE: '1', TK_NO_BUNDLE: '' },
+    encoding: 'utf8',
+  });
+  if (!trace.stderr.includes('running the bundle')) {
+    console.error('bench: the bundle is missing or older than the compiled tree: run `pnpm run build` first');
+    process.exit(2);
+  }
+}
+
 function median(values) {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
