@@ -103,6 +103,19 @@ function align(offset: number): number {
   return (offset + 7) & ~7;
 }
 
+/** Where each buffer of a scan lies in the instance's memory (byte offsets). */
+interface Layout {
+  params: number;
+  text: number;
+  cols: number;
+  own: number;
+  identity: number;
+  provideStart: number;
+  provideHashes: number;
+  iifStart: number;
+  iifHashes: number;
+}
+
 /** What the fast path hashed, when it took every record of the index. */
 export interface ScanHashes {
   readonly names: NameHashes;
@@ -129,20 +142,10 @@ export class CanonicalScanner {
   #done = 0;
 
   /** @internal Use {@link openScanner}. */
-  constructor(api: ScanExports, bytes: Uint8Array, records: number, tokens: number, layout: number[]) {
+  constructor(api: ScanExports, bytes: Uint8Array, records: number, tokens: number, layout: Layout) {
     this.#api = api;
     const buffer = api.memory.buffer;
-    const [params, text, cols, own, identity, provideStart, provideHashes, iifStart, iifHashes] = layout as [
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
+    const { params, text, cols, own, identity, provideStart, provideHashes, iifStart, iifHashes } = layout;
     this.#textAt = text;
     this.text = new Uint8Array(buffer, text, bytes.length);
     this.text.set(bytes);
@@ -252,23 +255,24 @@ export function openScanner(bytes: Uint8Array, records: number): CanonicalScanne
   const tokens = Math.floor(bytes.length / 2) + records + 1;
   const api = instantiate();
   if (api === undefined) return undefined;
-  const sizes = [
-    PARAM_COUNT * 4,
+  // Each region's size in bytes, in the order they are laid out after the module's own data.
+  const sizes: Layout = {
+    params: PARAM_COUNT * 4,
     // The text, a line feed and a vector's room: the compiled searches stop at the line feed at the latest.
-    bytes.length + 1 + 16,
-    RUN * STRIDE * 4,
-    records * 4,
-    records * 4,
-    (records + 1) * 4,
-    tokens * 4,
-    (records + 1) * 4,
-    tokens * 4,
-  ];
-  const layout: number[] = [];
+    text: bytes.length + 1 + 16,
+    cols: RUN * STRIDE * 4,
+    own: records * 4,
+    identity: records * 4,
+    provideStart: (records + 1) * 4,
+    provideHashes: tokens * 4,
+    iifStart: (records + 1) * 4,
+    iifHashes: tokens * 4,
+  };
+  const layout = { ...sizes };
   let end = align(api.__heap_base.value);
-  for (const size of sizes) {
-    layout.push(end);
-    end = align(end + size);
+  for (const region of Object.keys(sizes) as (keyof Layout)[]) {
+    layout[region] = end;
+    end = align(end + sizes[region]);
   }
   const pages = Math.ceil(end / PAGE);
   if (pages > MAX_PAGES) return undefined;
