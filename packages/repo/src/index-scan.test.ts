@@ -12,13 +12,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { openScanner, warmUpScanner } from './index-scan.ts';
+import { openScanner, STRIDE, warmUpScanner } from './index-scan.ts';
 import { CANONICAL_RECORD, scanIndex } from './index-table.ts';
 
 const WASM_DIR = fileURLToPath(new URL('../wasm/', import.meta.url));
 /** sha256 of tk-index-scan.wasm as wasm/build.sh builds it from tk-index-scan.c. */
 const WASM_SHA256 = 'c1b8e3687e04b3081c2190ed5ce12805e112d6fdb74b08497e47fb4933ac2a17';
-const STRIDE = 16;
 
 const alpine = (() => {
   const tar = gunzipSync(

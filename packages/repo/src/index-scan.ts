@@ -12,8 +12,8 @@
 import { readFileSync } from 'node:fs';
 import type { NameHashes } from './index-table.ts';
 
-/** Slots per record (index-table.ts's STRIDE). */
-const STRIDE = 16;
+/** Slots per record in an index table's column array (the C file's `STRIDE`; `index-table.ts` uses this one). */
+export const STRIDE = 16;
 /** Records taken per call at most: the columns of one call are copied out before the next. */
 const RUN = 1024;
 

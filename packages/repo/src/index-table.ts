@@ -21,11 +21,9 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { RepoError } from './errors.ts';
 import { identityHash, q1IdentityHash } from './identity.ts';
-import { openScanner, type ScanHashes } from './index-scan.ts';
+import { openScanner, STRIDE, type ScanHashes } from './index-scan.ts';
 import type { IndexEntry, ParseIndexOptions } from './index-text.ts';
 
-/** Slots per record in {@link IndexTable}'s column array. */
-const STRIDE = 16;
 const REC_START = 0;
 /** Offset just past the record's last line (its blank line or the end of the text). */
 const REC_END = 1;
@@ -738,9 +736,8 @@ export function scanIndex(
   const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // The text as a binary string, made when a record is read line by line (always without the fast
-  // path): an index the fast path takes whole is never copied into one.
+  // path): an index the fast path takes whole is never copied into one. Empty until then.
   let raw = engine === 'wasm' ? '' : view.toString('latin1', bom);
-  let rawMade = engine !== 'wasm';
   const length = bytes.length - bom;
 
   // Sized once from the blank lines (records end with one; CRLF files and missing blank lines grow it).
@@ -767,32 +764,32 @@ export function scanIndex(
   // Where the lines that CANONICAL_RECORD matched start (-1: none since lineNumber was last counted).
   let uncounted = -1;
   for (;;) {
-    if (base < 0 && bytes[pos + bom] === 0x43 /* C */ && scanner !== undefined) {
-      const run = scanner.take(pos, cols, count);
-      if (run.taken > 0) {
-        cols = run.cols;
-        count += run.taken;
-        if (uncounted < 0) uncounted = pos;
-        pos = run.next;
-        continue;
-      }
-    } else if (base < 0 && scanner === undefined && raw.charCodeAt(pos) === 0x43 /* C */) {
-      CANONICAL_RECORD.lastIndex = pos;
-      const match = CANONICAL_RECORD.exec(raw);
-      if (match !== null) {
-        if ((count + 1) * STRIDE > cols.length) cols = grow(cols);
-        fillCanonical(cols, count * STRIDE, archs, raw, pos, CANONICAL_RECORD.lastIndex, match);
-        count++;
-        if (uncounted < 0) uncounted = pos;
-        pos = CANONICAL_RECORD.lastIndex;
-        continue;
+    if (base < 0 && bytes[pos + bom] === 0x43 /* C */) {
+      if (scanner !== undefined) {
+        const run = scanner.take(pos, cols, count);
+        if (run.taken > 0) {
+          cols = run.cols;
+          count += run.taken;
+          if (uncounted < 0) uncounted = pos;
+          pos = run.next;
+          continue;
+        }
+      } else {
+        CANONICAL_RECORD.lastIndex = pos;
+        const match = CANONICAL_RECORD.exec(raw);
+        if (match !== null) {
+          if ((count + 1) * STRIDE > cols.length) cols = grow(cols);
+          fillCanonical(cols, count * STRIDE, archs, raw, pos, CANONICAL_RECORD.lastIndex, match);
+          count++;
+          if (uncounted < 0) uncounted = pos;
+          pos = CANONICAL_RECORD.lastIndex;
+          continue;
+        }
       }
     }
     const atEnd = pos >= length;
-    if (!atEnd && !rawMade) {
-      raw = view.toString('latin1', bom);
-      rawMade = true;
-    }
+    // A text with a line to read is not empty, so neither is its string once made.
+    if (!atEnd && raw === '') raw = view.toString('latin1', bom);
     let nl = atEnd ? length : raw.indexOf('\n', pos);
     if (nl < 0) nl = length;
     let end = nl;
@@ -866,8 +863,7 @@ export function scanIndex(
   if (scanner === undefined) return new IndexTable(raw, bytes, bom, cols, count, archs, ascii);
   for (const [start, end] of scanner.archRanges())
     archs.push(view.toString('latin1', start + bom, end + bom));
-  const text = rawMade ? raw : undefined;
-  return new IndexTable(text, scanner.text, 0, cols, count, archs, ascii, scanner.hashes(count));
+  return new IndexTable(raw || undefined, scanner.text, 0, cols, count, archs, ascii, scanner.hashes(count));
 }
 
 /**
