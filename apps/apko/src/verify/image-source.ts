@@ -131,24 +131,24 @@ async function openArchive(path: string, location: string, maxBytes: number): Pr
     });
   }
   const files = new Map<string, Uint8Array>();
-  const links = new Map<string, string>();
+  // Link name → the archive path it points to (undefined: outside the archive).
+  const links = new Map<string, string | undefined>();
   for (const e of entries) {
     const name = e.name.replace(/^(\.\/)+/, '');
     if (e.type === 'symlink' || e.type === 'hardlink') {
       if (links.has(name)) throw duplicateEntry(path, name);
-      const target = linkTarget(name, e.type, e.linkname);
-      if (target !== undefined) links.set(name, target);
+      links.set(name, linkTarget(name, e.type, e.linkname));
       continue;
     }
     if (e.type !== 'file') continue;
     if (files.has(name)) throw duplicateEntry(path, name);
     files.set(name, e.data);
   }
+  // A link named like a file is a duplicate whether or not it leads anywhere.
+  for (const name of links.keys()) if (files.has(name)) throw duplicateEntry(path, name);
   for (const name of links.keys()) {
     const data = followLinks(name, links, files);
-    if (data === undefined) continue;
-    if (files.has(name)) throw duplicateEntry(path, name);
-    files.set(name, data);
+    if (data !== undefined) files.set(name, data);
   }
   // tk's and apko's tarballs carry an OCI index.json; a plain `docker save` / `podman save` tarball only
   // manifest.json, from which the index and manifests are rebuilt (their digests are tk's, not a registry's).
@@ -272,7 +272,7 @@ function linkTarget(name: string, type: 'symlink' | 'hardlink', linkname: string
 /** The file a link name ends at, through at most {@link MAX_LINK_HOPS} links; undefined for a loop or a dangling link. */
 function followLinks(
   name: string,
-  links: ReadonlyMap<string, string>,
+  links: ReadonlyMap<string, string | undefined>,
   files: ReadonlyMap<string, Uint8Array>,
 ): Uint8Array | undefined {
   let at = links.get(name);

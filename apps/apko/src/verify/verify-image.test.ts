@@ -396,6 +396,15 @@ describe('verifyImage', () => {
       expect(await codeOf(verifyImage({ image: shadow, cwd: '/', sbom: false }))).toBe(
         'VERIFY_ARCHIVE_INCONSISTENT',
       );
+      // Also when the link leads nowhere: the name is still there twice.
+      for (const linkname of ['nothing', '/etc/passwd', '../../x']) {
+        const stray = await linked(`stray-${linkname.length}.tar`, () => [
+          { name: 'manifest.json', type: 'symlink', linkname },
+        ]);
+        expect(await codeOf(verifyImage({ image: stray, cwd: '/', sbom: false }))).toBe(
+          'VERIFY_ARCHIVE_INCONSISTENT',
+        );
+      }
     });
 
     it('missing pieces and junk', async () => {
